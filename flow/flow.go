@@ -1,0 +1,244 @@
+// Package flow is the model every other package speaks: one Exchange per
+// HTTP request/response pair, produced by the live proxy or read from a
+// capture, annotated by inspection, and consumed by sinks (the live log, the
+// HAR writer). It has no behaviour beyond small helpers and no dependencies
+// beyond the standard library.
+package flow
+
+import (
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// Exchange is one HTTP request and its response (or the error that replaced
+// it), with the connection facts a comparison between machines needs and the
+// OAuth annotations added by inspection.
+type Exchange struct {
+	// ID is a UUID, unique per exchange; the console log shows its first 8 characters.
+	ID string `json:"id"`
+	// Seq orders exchanges as they were seen (capture entry index for imports).
+	Seq int `json:"seq"`
+	// Start is when the request started; all inspection uses this clock, never time.Now.
+	Start time.Time `json:"start"`
+
+	Request  Request   `json:"request"`
+	Response *Response `json:"response,omitempty"`
+	// Error is set when no response came back from upstream (TLS failure,
+	// reset, timeout, DNS...); it is the text shown to the client in the 502.
+	Error string `json:"error,omitempty"`
+
+	Timings Timings `json:"timings"`
+	Conn    Conn    `json:"conn"`
+
+	// Annotations written by inspection.
+	OAuth OAuth `json:"oauth"`
+}
+
+// Request is the request as the client sent it.
+type Request struct {
+	Method string      `json:"method"`
+	URL    *url.URL    `json:"-"`
+	Proto  string      `json:"proto"`
+	Header http.Header `json:"header"`
+	Body   Body        `json:"body"`
+}
+
+// Response is the response as upstream sent it.
+type Response struct {
+	Status int         `json:"status"`
+	Proto  string      `json:"proto"`
+	Header http.Header `json:"header"`
+	// Trailer holds HTTP trailers, if any.
+	Trailer http.Header `json:"trailer,omitempty"`
+	Body    Body        `json:"body"`
+}
+
+// Body is a captured message body. Data holds the content after
+// Content-Encoding was removed (gzip, deflate, br), up to the capture cap.
+type Body struct {
+	// Data is the decoded content, at most the capture cap long.
+	Data []byte `json:"-"`
+	// Size is the number of bytes on the wire (encoded), -1 if unknown.
+	Size int64 `json:"size"`
+	// Truncated is true when Data holds less than the whole body.
+	Truncated bool `json:"truncated,omitempty"`
+	// Encoding is the Content-Encoding the body had on the wire ("" for identity).
+	Encoding string `json:"encoding,omitempty"`
+	// DecodeError is set when the wire encoding could not be removed; Data then holds raw bytes.
+	DecodeError string `json:"decode_error,omitempty"`
+}
+
+// Timings are the phases of an exchange, HAR-style. Zero means not measured.
+type Timings struct {
+	DNS     time.Duration `json:"dns"`
+	Connect time.Duration `json:"connect"`
+	TLS     time.Duration `json:"tls"`
+	Send    time.Duration `json:"send"`
+	Wait    time.Duration `json:"wait"`
+	Receive time.Duration `json:"receive"`
+	// Total is start to last response byte (or error).
+	Total time.Duration `json:"total"`
+}
+
+// Conn describes the connections an exchange used.
+type Conn struct {
+	// ClientAddr is the client's address as seen by the proxy.
+	ClientAddr string `json:"client_addr,omitempty"`
+	// ServerAddr is the upstream IP:port the request went to (resolved).
+	ServerAddr string `json:"server_addr,omitempty"`
+	// LocalAddr is the proxy's own (egress) address of the upstream connection.
+	LocalAddr string `json:"local_addr,omitempty"`
+	// Reused is true when the upstream connection was kept alive from an earlier exchange.
+	Reused bool `json:"reused,omitempty"`
+	// TLS facts of the upstream connection; empty for plain HTTP.
+	TLSVersion   string `json:"tls_version,omitempty"`
+	ALPN         string `json:"alpn,omitempty"`
+	CipherSuite  string `json:"cipher,omitempty"`
+	ServerName   string `json:"sni,omitempty"`
+	CertIssuer   string `json:"cert_issuer,omitempty"`
+	CertSHA256   string `json:"cert_sha256,omitempty"`
+	Intercepted  bool   `json:"intercepted,omitempty"`
+	ConnectionID string `json:"connection,omitempty"`
+}
+
+// Label names the OAuth role of an exchange. The zero value means "not OAuth".
+type Label string
+
+// Labels recognised by inspection.
+const (
+	LabelNone       Label = ""
+	LabelAuthorize  Label = "authorize"
+	LabelCallback   Label = "callback"
+	LabelToken      Label = "token"
+	LabelDiscovery  Label = "discovery"
+	LabelJWKS       Label = "jwks"
+	LabelUserinfo   Label = "userinfo"
+	LabelIntrospect Label = "introspect"
+	LabelRevoke     Label = "revoke"
+	LabelDevice     Label = "device"
+	LabelPAR        Label = "par"
+)
+
+// OAuth holds what inspection concluded about an exchange.
+type OAuth struct {
+	Label     Label  `json:"label,omitempty"`
+	GrantType string `json:"grant_type,omitempty"`
+	// Issuer is the authorization server the exchange belongs to, when known.
+	Issuer    string     `json:"issuer,omitempty"`
+	Findings  []Finding  `json:"findings,omitempty"`
+	Diagnosis *Diagnosis `json:"diagnosis,omitempty"`
+}
+
+// Severity of a finding.
+type Severity string
+
+// Severities, most severe first.
+const (
+	SeverityError Severity = "error"
+	SeverityWarn  Severity = "warn"
+	SeverityInfo  Severity = "info"
+)
+
+// Rank orders severities: error 0, warn 1, info 2, unknown 3.
+func (s Severity) Rank() int {
+	switch s {
+	case SeverityError:
+		return 0
+	case SeverityWarn:
+		return 1
+	case SeverityInfo:
+		return 2
+	}
+	return 3
+}
+
+// Category groups findings and diagnoses by who has to act.
+type Category string
+
+// Categories; the ids are stable and documented in docs/diagnoses.md.
+const (
+	CategoryRequest      Category = "request"
+	CategoryClientConfig Category = "client-config"
+	CategoryGrant        Category = "grant"
+	CategoryPermission   Category = "permission"
+	CategoryNetwork      Category = "network"
+	CategoryServer       Category = "server"
+	CategoryInfo         Category = "info"
+)
+
+// Finding is one problem inspection found in a request or response.
+// Message and Fix never contain raw secrets (only fingerprints).
+type Finding struct {
+	ID       string   `json:"id"`
+	Severity Severity `json:"severity"`
+	Category Category `json:"category"`
+	Message  string   `json:"message"`
+	Fix      string   `json:"fix,omitempty"`
+}
+
+// Diagnosis explains a failed OAuth exchange.
+type Diagnosis struct {
+	Category Category `json:"category"`
+	// Cause is a stable id documented in docs/diagnoses.md.
+	Cause      string   `json:"cause"`
+	Summary    string   `json:"summary"`
+	Evidence   []string `json:"evidence,omitempty"`
+	Fix        []string `json:"fix,omitempty"`
+	Confidence string   `json:"confidence"` // high, medium, low
+	Source     string   `json:"source,omitempty"`
+}
+
+// URLString returns the request URL as a string ("" when unset).
+func (r *Request) URLString() string {
+	if r.URL == nil {
+		return ""
+	}
+	return r.URL.String()
+}
+
+// Failed reports whether the exchange ended in an upstream error or a 4xx/5xx status.
+func (x *Exchange) Failed() bool {
+	return x.Error != "" || (x.Response != nil && x.Response.Status >= 400)
+}
+
+// Sink consumes finished exchanges. Implementations must be safe for
+// concurrent use; Handle may modify the exchange only if it is documented to
+// (inspection does, sinks after it must not).
+type Sink interface {
+	Handle(x *Exchange)
+}
+
+// SinkFunc adapts a function to Sink.
+type SinkFunc func(x *Exchange)
+
+// Handle calls f(x).
+func (f SinkFunc) Handle(x *Exchange) { f(x) }
+
+// Chain calls each sink in order. A nil entry is skipped.
+type Chain []Sink
+
+// Handle passes x to every sink in order.
+func (c Chain) Handle(x *Exchange) {
+	for _, s := range c {
+		if s != nil {
+			s.Handle(x)
+		}
+	}
+}
+
+// Serial wraps a sink so that exchanges reach it one at a time, in the order
+// Handle is called. Inspection correlates exchanges, so the live proxy hands
+// them to the pipeline through Serial.
+type Serial struct {
+	mu   sync.Mutex
+	Next Sink
+}
+
+// Handle passes x to Next while holding a lock.
+func (s *Serial) Handle(x *Exchange) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Next.Handle(x)
+}

@@ -1,0 +1,380 @@
+// Package redact replaces secrets (client secrets, codes, verifiers, tokens,
+// assertions, passwords, credentials in headers) by stable fingerprints of
+// the form "redacted:sha256:1a2b3c4d5e6f:len=43". The same value gives the
+// same fingerprint on every machine, so reuse detection and comparisons keep
+// working on redacted logs and captures; fingerprinting a fingerprint returns
+// it unchanged.
+package redact
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/oauthproxy/oauthproxy/flow"
+)
+
+// Prefix starts every fingerprint.
+const Prefix = "redacted:sha256:"
+
+var fingerprintRE = regexp.MustCompile(`^redacted:sha256:[0-9a-f]{12}:len=[0-9]+$`)
+
+// Fingerprint returns the stable fingerprint of v. An empty value stays
+// empty, and a value that already is a fingerprint is returned as is.
+func Fingerprint(v string) string {
+	if v == "" || IsFingerprint(v) {
+		return v
+	}
+	sum := sha256.Sum256([]byte(v))
+	return Prefix + hex.EncodeToString(sum[:6]) + ":len=" + strconv.Itoa(len(v))
+}
+
+// IsFingerprint reports whether v is a fingerprint made by Fingerprint.
+func IsFingerprint(v string) bool {
+	return strings.HasPrefix(v, Prefix) && fingerprintRE.MatchString(v)
+}
+
+// IsRedacted reports whether v was redacted, by this package or by another
+// tool (markers such as "[REDACTED]", "<redacted>", "***", "_sanitized_").
+func IsRedacted(v string) bool {
+	if IsFingerprint(v) {
+		return true
+	}
+	l := strings.ToLower(strings.TrimSpace(v))
+	switch l {
+	case "redacted", "[redacted]", "<redacted>", "(redacted)", "***", "****", "*****", "xxx", "xxxx", "[filtered]", "_sanitized_", "[sanitized]", "<hidden>", "[hidden]", "[masked]", "masked":
+		return true
+	}
+	return strings.HasPrefix(l, "redacted:") || strings.HasPrefix(l, "[redacted")
+}
+
+// secretParams are parameter (and JSON member) names whose values are secrets.
+var secretParams = map[string]bool{
+	"client_secret":          true,
+	"code":                   true,
+	"code_verifier":          true,
+	"refresh_token":          true,
+	"access_token":           true,
+	"id_token":               true,
+	"assertion":              true,
+	"client_assertion":       true,
+	"subject_token":          true,
+	"actor_token":            true,
+	"password":               true,
+	"device_code":            true,
+	"token":                  true,
+	"logout_token":           true,
+	"request":                true, // JAR request objects carry claims
+	"dpop":                   true,
+	"session_state":          false,
+	"secret":                 true,
+	"private_key":            true,
+	"api_key":                true,
+	"apikey":                 true,
+	"appsecret":              true, // WeChat
+	"app_secret":             true, // Feishu/Lark
+	"secret_key":             true,
+	"client_key_secret":      false,
+	"authorization_code":     true,
+	"pre-authorized_code":    true,
+	"saml_response":          true,
+	"samlresponse":           true,
+	"wresult":                true,
+	"oauth_token_secret":     true,
+	"oauth_verifier":         true,
+	"app_access_token":       true,
+	"tenant_access_token":    true,
+	"user_access_token":      true,
+	"suite_access_token":     true,
+	"component_access_token": true,
+}
+
+// IsSecretParam reports whether a query/form parameter or JSON member of this
+// name holds a secret.
+func IsSecretParam(name string) bool {
+	return secretParams[strings.ToLower(name)]
+}
+
+// secretHeaders are headers whose whole value is a secret.
+var secretHeaders = map[string]bool{
+	"Authorization":        true,
+	"Proxy-Authorization":  true,
+	"Cookie":               true,
+	"Set-Cookie":           true,
+	"Dpop":                 true,
+	"X-Api-Key":            true,
+	"X-Auth-Token":         true,
+	"X-Amz-Security-Token": true,
+}
+
+// IsSecretHeader reports whether the value of header name is a secret.
+func IsSecretHeader(name string) bool {
+	return secretHeaders[http.CanonicalHeaderKey(name)]
+}
+
+// Header returns the redacted form of one header value. Authorization keeps
+// its scheme ("Basic redacted:sha256:..."), cookies keep their names.
+func Header(name, value string) string {
+	switch http.CanonicalHeaderKey(name) {
+	case "Authorization", "Proxy-Authorization":
+		if scheme, cred, ok := strings.Cut(value, " "); ok && !strings.Contains(scheme, "=") {
+			return scheme + " " + Fingerprint(strings.TrimSpace(cred))
+		}
+		return Fingerprint(value)
+	case "Cookie":
+		parts := strings.Split(value, ";")
+		for i, p := range parts {
+			if k, v, ok := strings.Cut(p, "="); ok {
+				parts[i] = k + "=" + Fingerprint(v)
+			} else {
+				parts[i] = Fingerprint(p)
+			}
+		}
+		return strings.Join(parts, ";")
+	case "Set-Cookie":
+		nv, attrs, _ := strings.Cut(value, ";")
+		if k, v, ok := strings.Cut(nv, "="); ok {
+			nv = k + "=" + Fingerprint(v)
+		} else {
+			nv = Fingerprint(nv)
+		}
+		if attrs != "" {
+			return nv + ";" + attrs
+		}
+		return nv
+	}
+	if IsSecretHeader(name) {
+		return Fingerprint(value)
+	}
+	return value
+}
+
+// Headers returns a copy of h with secret values fingerprinted.
+func Headers(h http.Header) http.Header {
+	if h == nil {
+		return nil
+	}
+	out := make(http.Header, len(h))
+	for k, vs := range h {
+		c := make([]string, len(vs))
+		for i, v := range vs {
+			c[i] = Header(k, v)
+		}
+		out[k] = c
+	}
+	return out
+}
+
+// Values returns a copy of v with secret parameters fingerprinted.
+func Values(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		c := make([]string, len(vs))
+		for i, s := range vs {
+			if IsSecretParam(k) {
+				s = Fingerprint(s)
+			}
+			c[i] = s
+		}
+		out[k] = c
+	}
+	return out
+}
+
+// Query redacts secret parameters in a raw query string, keeping the order
+// and encoding of everything else. Unparseable pairs are kept as they are.
+func Query(raw string) string {
+	if raw == "" {
+		return raw
+	}
+	pairs := strings.Split(raw, "&")
+	changed := false
+	for i, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok {
+			continue
+		}
+		name, err := url.QueryUnescape(k)
+		if err != nil || !IsSecretParam(name) {
+			continue
+		}
+		val, err := url.QueryUnescape(v)
+		if err != nil {
+			val = v
+		}
+		pairs[i] = k + "=" + url.QueryEscape(Fingerprint(val))
+		changed = true
+	}
+	if !changed {
+		return raw
+	}
+	return strings.Join(pairs, "&")
+}
+
+// URL returns a copy of u with secret query and fragment parameters
+// fingerprinted and any userinfo password removed.
+func URL(u *url.URL) *url.URL {
+	if u == nil {
+		return nil
+	}
+	c := *u
+	c.RawQuery = Query(u.RawQuery)
+	if u.Fragment != "" && strings.Contains(u.Fragment, "=") {
+		c.Fragment = ""
+		c.RawFragment = Query(u.EscapedFragment())
+		if f, err := url.PathUnescape(c.RawFragment); err == nil {
+			c.Fragment = f
+		} else {
+			c.RawFragment = ""
+		}
+	}
+	if u.User != nil {
+		if p, ok := u.User.Password(); ok {
+			c.User = url.UserPassword(u.User.Username(), Fingerprint(p))
+		}
+	}
+	return &c
+}
+
+// URLString redacts a URL given as a string; unparseable input is
+// fingerprinted whole if it contains a secret-looking parameter.
+func URLString(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return s
+	}
+	return URL(u).String()
+}
+
+// Body redacts a message body according to its Content-Type: form bodies and
+// JSON bodies have secret members fingerprinted (JWTs anywhere in them too);
+// other text has JWT-looking strings fingerprinted. Malformed bodies are
+// never returned raw if they look like they could hold a secret.
+func Body(contentType string, data []byte) []byte {
+	if len(data) == 0 {
+		return data
+	}
+	ct := strings.ToLower(contentType)
+	trim := bytes.TrimSpace(data)
+	switch {
+	case strings.Contains(ct, "x-www-form-urlencoded"):
+		return []byte(Query(string(data)))
+	case strings.Contains(ct, "json") || (len(trim) > 0 && (trim[0] == '{' || trim[0] == '[')):
+		if out, ok := jsonBody(data); ok {
+			return out
+		}
+	}
+	if !strings.Contains(ct, "json") && looksLikeForm(trim) {
+		return []byte(Query(string(data)))
+	}
+	return jwtRE.ReplaceAllFunc(data, func(m []byte) []byte { return []byte(Fingerprint(string(m))) })
+}
+
+var jwtRE = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
+
+func looksLikeForm(b []byte) bool {
+	if len(b) == 0 || bytes.ContainsAny(b, " \n<{") {
+		return false
+	}
+	return bytes.Contains(b, []byte("="))
+}
+
+func jsonBody(data []byte) ([]byte, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, false
+	}
+	v = jsonValue("", v)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, false
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), true
+}
+
+func jsonValue(key string, v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			t[k] = jsonValue(k, e)
+		}
+		return t
+	case []any:
+		for i, e := range t {
+			t[i] = jsonValue(key, e)
+		}
+		return t
+	case string:
+		if IsSecretParam(key) {
+			return Fingerprint(t)
+		}
+		return string(jwtRE.ReplaceAllFunc([]byte(t), func(m []byte) []byte { return []byte(Fingerprint(string(m))) }))
+	}
+	return v
+}
+
+// Exchange returns a deep copy of x with every secret fingerprinted:
+// request and response headers, URL query and fragment, form and JSON bodies,
+// the Location header of redirects, and finding/diagnosis texts (which are
+// fingerprinted by construction already).
+func Exchange(x *flow.Exchange) *flow.Exchange {
+	c := *x
+	c.Request.URL = URL(x.Request.URL)
+	c.Request.Header = Headers(x.Request.Header)
+	c.Request.Body = body(x.Request.Header.Get("Content-Type"), x.Request.Body)
+	if x.Response != nil {
+		r := *x.Response
+		r.Header = Headers(x.Response.Header)
+		if locs := r.Header.Values("Location"); len(locs) > 0 {
+			for i, l := range locs {
+				locs[i] = URLString(l)
+			}
+		}
+		r.Trailer = Headers(x.Response.Trailer)
+		r.Body = body(x.Response.Header.Get("Content-Type"), x.Response.Body)
+		c.Response = &r
+	}
+	return &c
+}
+
+func body(ct string, b flow.Body) flow.Body {
+	b.Data = Body(ct, b.Data)
+	return b
+}
+
+// Basic decodes an "Authorization: Basic" value into its raw id and secret,
+// as they were base64-encoded (no form-decoding). ok is false if v is not a
+// well-formed Basic credential.
+func Basic(v string) (id, secret string, ok bool) {
+	scheme, cred, found := strings.Cut(strings.TrimSpace(v), " ")
+	if !found || !strings.EqualFold(scheme, "basic") {
+		return "", "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil {
+		return "", "", false
+	}
+	id, secret, ok = strings.Cut(string(raw), ":")
+	return id, secret, ok
+}
+
+// Short returns the first 12 hex digits of a fingerprint for display
+// ("sha256:1a2b3c4d5e6f"), or the value unchanged if it is not a fingerprint.
+func Short(fp string) string {
+	if !IsFingerprint(fp) {
+		return fp
+	}
+	return fmt.Sprintf("sha256:%s", strings.TrimPrefix(strings.SplitN(fp, ":len=", 2)[0], Prefix))
+}
