@@ -8,11 +8,7 @@
 // should be fed in the order they happened for correlation to make sense.
 package inspect
 
-import (
-	"time"
-
-	"github.com/oauthproxy/oauthproxy/flow"
-)
+import "time"
 
 // Options configure an Inspector. The zero value is usable.
 type Options struct {
