@@ -378,3 +378,38 @@ func Short(fp string) string {
 	}
 	return fmt.Sprintf("sha256:%s", strings.TrimPrefix(strings.SplitN(fp, ":len=", 2)[0], Prefix))
 }
+
+// textParamRE finds name=value pairs in free text (error messages, URLs
+// quoted inside messages); the value runs to the next delimiter.
+var textParamRE = regexp.MustCompile(`(?i)\b([a-z_][a-z0-9_.-]*)=([^&\s"'<>,;)]+)`)
+
+// bearerRE finds "Bearer xxx" / "Basic xxx" credentials in free text.
+var bearerRE = regexp.MustCompile(`(?i)\b(bearer|basic|dpop)\s+([A-Za-z0-9._~+/=:-]{8,})`)
+
+// Text redacts secrets in free text such as an error message: secret
+// name=value pairs (as in a quoted URL), JWT-looking strings and
+// Bearer/Basic credentials. Fingerprints already present are kept.
+func Text(s string) string {
+	if s == "" {
+		return s
+	}
+	s = textParamRE.ReplaceAllStringFunc(s, func(m string) string {
+		k, v, _ := strings.Cut(m, "=")
+		if !IsSecretParam(k) {
+			return m
+		}
+		if dv, err := url.QueryUnescape(v); err == nil {
+			v = dv
+		}
+		return k + "=" + Fingerprint(v)
+	})
+	s = bearerRE.ReplaceAllStringFunc(s, func(m string) string {
+		i := strings.IndexAny(m, " \t")
+		scheme, cred := m[:i], strings.TrimSpace(m[i:])
+		if strings.HasPrefix(cred, "redacted:") || strings.HasPrefix(strings.ToLower(cred), "realm") {
+			return m
+		}
+		return scheme + " " + Fingerprint(cred)
+	})
+	return jwtRE.ReplaceAllStringFunc(s, Fingerprint)
+}

@@ -1,0 +1,184 @@
+package redact
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/oauthproxy/oauthproxy/flow"
+)
+
+const (
+	canarySecret = "CANARY-client-secret-7f3a"
+	canaryCode   = "CANARY-code-91b2"
+	canaryToken  = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJDQU5BUlkifQ.c2lnbmF0dXJl"
+)
+
+func TestFingerprint(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     string
+	}{
+		{"empty stays empty", "", ""},
+		{"known value", "abc", "redacted:sha256:ba7816bf8f01:len=3"},
+		{"fingerprint is idempotent", "redacted:sha256:ba7816bf8f01:len=3", "redacted:sha256:ba7816bf8f01:len=3"},
+		{"lookalike is hashed", "redacted:sha256:zz:len=3", Fingerprint("redacted:sha256:zz:len=3")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Fingerprint(tt.in); got != tt.want {
+				t.Errorf("Fingerprint(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+	if Fingerprint("a") == Fingerprint("b") {
+		t.Error("different values got the same fingerprint")
+	}
+}
+
+func TestIsRedacted(t *testing.T) {
+	for _, v := range []string{Fingerprint("x"), "[REDACTED]", "<redacted>", "***", "_sanitized_"} {
+		if !IsRedacted(v) {
+			t.Errorf("IsRedacted(%q) = false, want true", v)
+		}
+	}
+	for _, v := range []string{"", "abc", "redact-me-not", "SplxlOBeZQQYbYS6WxSbIA"} {
+		if IsRedacted(v) {
+			t.Errorf("IsRedacted(%q) = true, want false", v)
+		}
+	}
+}
+
+func TestHeader(t *testing.T) {
+	tests := []struct {
+		name, header, value string
+		keep, drop          string
+	}{
+		{"basic keeps scheme", "Authorization", "Basic " + canarySecret, "Basic redacted:sha256:", canarySecret},
+		{"bearer", "authorization", "Bearer " + canaryToken, "Bearer redacted:", canaryToken},
+		{"cookie keeps names", "Cookie", "sid=" + canarySecret + "; theme=dark", "sid=redacted:", canarySecret},
+		{"set-cookie keeps attributes", "Set-Cookie", "sid=" + canarySecret + "; Path=/; HttpOnly", "; Path=/; HttpOnly", canarySecret},
+		{"proxy auth", "Proxy-Authorization", "Basic dXNlcjpwYXNz", "Basic redacted:", "dXNlcjpwYXNz"},
+		{"ordinary header untouched", "Content-Type", "application/json", "application/json", "redacted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Header(tt.header, tt.value)
+			if !strings.Contains(got, tt.keep) || strings.Contains(got, tt.drop) {
+				t.Errorf("Header(%q, ...) = %q, want it to contain %q and not %q", tt.header, got, tt.keep, tt.drop)
+			}
+		})
+	}
+}
+
+func TestQueryAndURL(t *testing.T) {
+	raw := "grant_type=authorization_code&code=" + canaryCode + "&client_secret=" + url.QueryEscape(canarySecret+" x") + "&redirect_uri=https%3A%2F%2Fapp%2Fcb"
+	got := Query(raw)
+	for _, c := range []string{canaryCode, url.QueryEscape(canarySecret + " x")} {
+		if strings.Contains(got, c) {
+			t.Errorf("Query kept %q: %s", c, got)
+		}
+	}
+	if !strings.Contains(got, "redirect_uri=https%3A%2F%2Fapp%2Fcb") || !strings.HasPrefix(got, "grant_type=authorization_code&") {
+		t.Errorf("Query changed non-secret parts: %s", got)
+	}
+	v, _ := url.ParseQuery(got)
+	if want := Fingerprint(canaryCode); v.Get("code") != want {
+		t.Errorf("code = %q, want %q", v.Get("code"), want)
+	}
+	u, _ := url.Parse("https://app.example/cb?state=s1&code=" + canaryCode + "#access_token=" + canaryToken + "&token_type=Bearer")
+	s := URL(u).String()
+	if strings.Contains(s, canaryCode) || strings.Contains(s, canaryToken) || !strings.Contains(s, "state=s1") {
+		t.Errorf("URL() = %s", s)
+	}
+}
+
+func TestBody(t *testing.T) {
+	tests := []struct {
+		name, ct, body string
+	}{
+		{"form", "application/x-www-form-urlencoded", "client_secret=" + canarySecret + "&code=" + canaryCode},
+		{"json", "application/json", `{"access_token":"` + canaryToken + `","nested":{"refresh_token":"` + canarySecret + `"},"list":[{"code":"` + canaryCode + `"}]}`},
+		{"json without content type", "", `{"id_token":"` + canaryToken + `"}`},
+		{"jwt in text", "text/plain", "token was " + canaryToken + " ok"},
+		{"form without content type", "", "code=" + canaryCode + "&state=x"},
+		{"malformed json keeps no jwt", "application/json", `{"access_token":"` + canaryToken + `"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := string(Body(tt.ct, []byte(tt.body)))
+			for _, c := range []string{canarySecret, canaryCode, canaryToken} {
+				if strings.Contains(got, c) {
+					t.Errorf("Body kept canary %q: %s", c, got)
+				}
+			}
+		})
+	}
+}
+
+func TestText(t *testing.T) {
+	in := `Post "https://idp/token?code=` + canaryCode + `&x=1": dial tcp: refused; Authorization: Bearer ` + canarySecret + " " + canaryToken
+	got := Text(in)
+	for _, c := range []string{canaryCode, canarySecret, canaryToken} {
+		if strings.Contains(got, c) {
+			t.Errorf("Text kept %q: %s", c, got)
+		}
+	}
+	if !strings.Contains(got, "x=1") || !strings.Contains(got, "dial tcp: refused") {
+		t.Errorf("Text removed ordinary text: %s", got)
+	}
+	if again := Text(got); again != got {
+		t.Errorf("Text is not idempotent:\n%s\n%s", got, again)
+	}
+}
+
+func TestExchange(t *testing.T) {
+	u, _ := url.Parse("https://idp.example/token?client_secret=" + canarySecret)
+	x := &flow.Exchange{
+		Request: flow.Request{Method: "POST", URL: u, Header: http.Header{
+			"Authorization": {"Basic " + canarySecret},
+			"Content-Type":  {"application/x-www-form-urlencoded"},
+		}, Body: flow.Body{Data: []byte("code=" + canaryCode)}},
+		Response: &flow.Response{Status: 302, Header: http.Header{
+			"Location":     {"https://app/cb?code=" + canaryCode},
+			"Set-Cookie":   {"s=" + canarySecret},
+			"Content-Type": {"application/json"},
+		}, Body: flow.Body{Data: []byte(`{"access_token":"` + canaryToken + `"}`)}},
+	}
+	r := Exchange(x)
+	dump := r.Request.URL.String() + strings.Join(r.Request.Header["Authorization"], "") + string(r.Request.Body.Data) +
+		strings.Join(r.Response.Header["Location"], "") + strings.Join(r.Response.Header["Set-Cookie"], "") + string(r.Response.Body.Data)
+	for _, c := range []string{canarySecret, canaryCode, canaryToken} {
+		if strings.Contains(dump, c) {
+			t.Errorf("redacted exchange kept %q: %s", c, dump)
+		}
+	}
+	if x.Request.Header.Get("Authorization") != "Basic "+canarySecret || string(x.Request.Body.Data) != "code="+canaryCode {
+		t.Error("Exchange modified its input")
+	}
+}
+
+func TestBasic(t *testing.T) {
+	id, secret, ok := Basic("Basic Y2xpZW50OnMlM0FjcmV0")
+	if !ok || id != "client" || secret != "s%3Acret" {
+		t.Errorf("Basic = %q, %q, %v", id, secret, ok)
+	}
+	if _, _, ok := Basic("Bearer abc"); ok {
+		t.Error("Basic accepted a Bearer credential")
+	}
+	if _, _, ok := Basic("Basic !!!"); ok {
+		t.Error("Basic accepted bad base64")
+	}
+}
+
+func FuzzText(f *testing.F) {
+	f.Add("code=abc&client_secret=def Bearer abcdefghijkl")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		_ = Text(s)
+		_ = Body("application/json", []byte(s))
+		_ = Body("application/x-www-form-urlencoded", []byte(s))
+		_ = URLString(s)
+	})
+}
