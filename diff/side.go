@@ -1,0 +1,320 @@
+package diff
+
+import (
+	"bytes"
+	"encoding/json"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/oauthproxy/oauthproxy/flow"
+	"github.com/oauthproxy/oauthproxy/redact"
+)
+
+// side is an exchange with the facts the comparison needs, computed once.
+type side struct {
+	x      *flow.Exchange
+	label  flow.Label
+	grant  string
+	host   string // issuer host if known, else request host; lower case
+	method string
+	path   string
+	failed bool
+	params map[string]param
+	// skew is response Date minus local start; skewOK false when unknown.
+	skew   time.Duration
+	skewOK bool
+}
+
+// param is one request parameter; multiple values are joined with ",".
+type param struct {
+	value string
+	where string // query, form, json
+}
+
+// sides wraps the non-nil exchanges of a capture, in Seq order.
+func sides(xs []*flow.Exchange) []*side {
+	out := make([]*side, 0, len(xs))
+	for _, x := range xs {
+		if x == nil {
+			continue
+		}
+		out = append(out, newSide(x))
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].x.Seq < out[j].x.Seq })
+	return out
+}
+
+func newSide(x *flow.Exchange) *side {
+	s := &side{x: x, method: strings.ToUpper(x.Request.Method)}
+	if u := x.Request.URL; u != nil {
+		s.host = strings.ToLower(u.Hostname())
+		s.path = u.EscapedPath()
+	}
+	if iss := x.OAuth.Issuer; iss != "" {
+		if u, err := url.Parse(iss); err == nil && u.Host != "" {
+			s.host = strings.ToLower(u.Hostname())
+		}
+	}
+	s.params = requestParams(&x.Request)
+	s.label = x.OAuth.Label
+	s.grant = x.OAuth.GrantType
+	if s.grant == "" {
+		s.grant = s.params["grant_type"].value
+	}
+	if s.label == flow.LabelNone && s.grant != "" && s.method == http.MethodPost {
+		s.label = flow.LabelToken
+	}
+	d := x.OAuth.Diagnosis
+	s.failed = x.Failed() || (d != nil && d.Category != flow.CategoryInfo)
+	s.skew, s.skewOK = clockSkew(x)
+	return s
+}
+
+// oauth reports whether the exchange has an OAuth role.
+func (s *side) oauth() bool { return s.label != flow.LabelNone }
+
+// tokenLike reports whether client authentication applies to the request.
+func (s *side) tokenLike() bool {
+	switch s.label {
+	case flow.LabelToken, flow.LabelIntrospect, flow.LabelRevoke, flow.LabelPAR, flow.LabelDevice:
+		return true
+	}
+	return s.grant != ""
+}
+
+// status is the response status, 0 when there was none.
+func (s *side) status() int {
+	if s.x.Response == nil {
+		return 0
+	}
+	return s.x.Response.Status
+}
+
+// clockSkew is response Date minus the local start time. A Date within the
+// exchange's own duration (plus the header's one-second resolution) is no skew.
+func clockSkew(x *flow.Exchange) (time.Duration, bool) {
+	if x.Response == nil || x.Start.IsZero() {
+		return 0, false
+	}
+	d := x.Response.Header.Get("Date")
+	if d == "" {
+		return 0, false
+	}
+	t, err := http.ParseTime(d)
+	if err != nil {
+		return 0, false
+	}
+	skew := t.Sub(x.Start)
+	total := x.Timings.Total
+	if total < 0 {
+		total = 0
+	}
+	switch {
+	case skew >= -time.Second && skew <= total+time.Second:
+		return 0, true
+	case skew > 0:
+		skew -= total
+	}
+	return skew.Round(time.Second), true
+}
+
+// requestParams collects query, form-body and top-level JSON-body parameters.
+func requestParams(r *flow.Request) map[string]param {
+	out := map[string]param{}
+	if r.URL != nil {
+		if q, err := url.ParseQuery(r.URL.RawQuery); err == nil {
+			addValues(out, q, "query")
+		}
+	}
+	data := bytes.TrimSpace(r.Body.Data)
+	if len(data) == 0 {
+		return out
+	}
+	switch mediaType(r.Header.Get("Content-Type")) {
+	case "application/x-www-form-urlencoded":
+		if f, err := url.ParseQuery(string(data)); err == nil {
+			addValues(out, f, "form")
+		}
+		return out
+	}
+	if data[0] == '{' {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(data, &m) == nil {
+			for k, raw := range m {
+				var s string
+				if json.Unmarshal(raw, &s) != nil {
+					var buf bytes.Buffer
+					if json.Compact(&buf, raw) == nil {
+						s = buf.String()
+					} else {
+						s = string(raw)
+					}
+				}
+				if _, dup := out[k]; !dup {
+					out[k] = param{value: s, where: "json"}
+				}
+			}
+		}
+		return out
+	}
+	if r.Header.Get("Content-Type") == "" && !bytes.ContainsAny(data, " \n<{") && bytes.Contains(data, []byte("=")) {
+		if f, err := url.ParseQuery(string(data)); err == nil {
+			addValues(out, f, "form")
+		}
+	}
+	return out
+}
+
+func addValues(out map[string]param, v url.Values, where string) {
+	for k, vs := range v {
+		if _, dup := out[k]; dup {
+			continue // the first location wins (query before body)
+		}
+		out[k] = param{value: strings.Join(vs, ","), where: where}
+	}
+}
+
+// mediaType is the lower-case media type of a Content-Type value.
+func mediaType(ct string) string {
+	if ct == "" {
+		return ""
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		mt, _, _ = strings.Cut(ct, ";")
+	}
+	return strings.ToLower(strings.TrimSpace(mt))
+}
+
+// ipOf returns the IP part of a host:port (or the value itself).
+func ipOf(addr string) string {
+	if addr == "" {
+		return ""
+	}
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return strings.Trim(addr, "[]")
+}
+
+// displayURL is the redacted request URL.
+func displayURL(x *flow.Exchange) string {
+	if x.Request.URL == nil {
+		return "(no URL)"
+	}
+	return redact.URL(x.Request.URL).String()
+}
+
+// summarize describes one capture.
+func summarize(name string, ss []*side) Summary {
+	s := Summary{Name: name, Exchanges: len(ss), Egress: []string{}}
+	seen := map[string]bool{}
+	var maxSkew time.Duration
+	skewKnown := false
+	for _, e := range ss {
+		if e.oauth() {
+			s.OAuth++
+		}
+		if e.failed {
+			s.Failed++
+		}
+		if ip := ipOf(e.x.Conn.LocalAddr); ip != "" && !seen[ip] {
+			seen[ip] = true
+			s.Egress = append(s.Egress, ip)
+		}
+		if e.skewOK {
+			if !skewKnown || abs(e.skew) > abs(maxSkew) {
+				maxSkew = e.skew
+			}
+			skewKnown = true
+		}
+	}
+	if skewKnown {
+		v := int64(maxSkew / time.Second)
+		s.ClockSkewSeconds = &v
+	}
+	return s
+}
+
+func abs(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// align pairs the exchanges of both captures. OAuth exchanges are matched by
+// label and grant type, preferring the same issuer/host, then by order;
+// other exchanges by method, host and path when there are few of them.
+func align(a, b []*side) (pairs [][2]*side, ua, ub []*side, uncA, uncB int) {
+	var oa, ob, na, nb []*side
+	for _, s := range a {
+		if s.oauth() {
+			oa = append(oa, s)
+		} else {
+			na = append(na, s)
+		}
+	}
+	for _, s := range b {
+		if s.oauth() {
+			ob = append(ob, s)
+		} else {
+			nb = append(nb, s)
+		}
+	}
+	usedA, usedB := map[*side]bool{}, map[*side]bool{}
+	match := func(as, bs []*side, same func(x, y *side) bool) {
+		for _, x := range as {
+			if usedA[x] {
+				continue
+			}
+			for _, y := range bs {
+				if !usedB[y] && same(x, y) {
+					usedA[x], usedB[y] = true, true
+					pairs = append(pairs, [2]*side{x, y})
+					break
+				}
+			}
+		}
+	}
+	match(oa, ob, func(x, y *side) bool { return x.label == y.label && x.grant == y.grant && x.host == y.host })
+	match(oa, ob, func(x, y *side) bool { return x.label == y.label && x.grant == y.grant })
+	match(oa, ob, func(x, y *side) bool { return x.label == y.label })
+	if len(na) <= maxAlignedOther && len(nb) <= maxAlignedOther {
+		match(na, nb, func(x, y *side) bool {
+			return x.method == y.method && x.host == y.host && x.path == y.path
+		})
+		match(na, nb, func(x, y *side) bool { return x.method == y.method && x.path == y.path })
+		for _, s := range na {
+			if !usedA[s] {
+				ua = append(ua, s)
+			}
+		}
+		for _, s := range nb {
+			if !usedB[s] {
+				ub = append(ub, s)
+			}
+		}
+	} else {
+		uncA, uncB = len(na), len(nb)
+	}
+	for _, s := range oa {
+		if !usedA[s] {
+			ua = append(ua, s)
+		}
+	}
+	for _, s := range ob {
+		if !usedB[s] {
+			ub = append(ub, s)
+		}
+	}
+	sort.SliceStable(pairs, func(i, j int) bool { return pairs[i][0].x.Seq < pairs[j][0].x.Seq })
+	sort.SliceStable(ua, func(i, j int) bool { return ua[i].x.Seq < ua[j].x.Seq })
+	sort.SliceStable(ub, func(i, j int) bool { return ub[i].x.Seq < ub[j].x.Seq })
+	return pairs, ua, ub, uncA, uncB
+}
