@@ -2,15 +2,606 @@
 // headers and body of a response (standard OAuth errors, provider envelopes,
 // WAF/CDN/gateway signatures, generic text) together with the request-side
 // findings, and returns a category, a stable cause id, evidence and fix
-// steps. Its knowledge is data: a table of rules, each with its source.
+// steps. Its knowledge is data: a table of rules (rules.go), each with its
+// source, and a catalogue of causes (causes.go) documented in
+// docs/diagnoses.md.
 // It is pure: no I/O, no goroutines.
 package diagnose
 
-import "github.com/oauthproxy/oauthproxy/flow"
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/oauthproxy/oauthproxy/content"
+	"github.com/oauthproxy/oauthproxy/flow"
+	"github.com/oauthproxy/oauthproxy/redact"
+)
+
+// Confidence levels.
+const (
+	High   = "high"
+	Medium = "medium"
+	Low    = "low"
+)
+
+// maxEvidence bounds the number of evidence lines.
+const maxEvidence = 10
 
 // Diagnose explains x if it is a failed OAuth exchange (or a 200 that is
 // really an error), using x.OAuth.Label and x.OAuth.Findings already set by
 // inspection. It returns nil for successes and for exchanges that are not
 // OAuth. It never panics on malformed input.
-// NOT DONE: skeleton; the rules are being written.
-func Diagnose(x *flow.Exchange) *flow.Diagnosis { return nil }
+func Diagnose(x *flow.Exchange) (d *flow.Diagnosis) {
+	if x == nil {
+		return nil
+	}
+	defer func() {
+		// Last line of defence: a bug in a rule must not take the proxy down.
+		if r := recover(); r != nil {
+			d = &flow.Diagnosis{Category: flow.CategoryRequest, Cause: CauseUnrecognizedError,
+				Summary: "diagnosis failed", Evidence: []string{fmt.Sprintf("internal error: %v", r)}, Confidence: Low}
+		}
+	}()
+	labeled := x.OAuth.Label != flow.LabelNone
+	if x.Response == nil || (x.Response.Status == 0 && x.Error != "") {
+		if x.Error != "" && labeled {
+			return upstream(x)
+		}
+		return nil
+	}
+	if !labeled && x.Response.Status < 400 && !challengeHeader(x.Response.Header) {
+		return nil // cheap exit for ordinary traffic
+	}
+	f := gather(x)
+	d = decide(x, f)
+	if d == nil {
+		return nil
+	}
+	finish(x, f, d)
+	return d
+}
+
+// challengeHeader reports whether h carries a Bearer/DPoP/OAuth challenge.
+func challengeHeader(h http.Header) bool {
+	for _, v := range h.Values("Www-Authenticate") {
+		l := strings.ToLower(strings.TrimSpace(v))
+		if strings.HasPrefix(l, "bearer") || strings.HasPrefix(l, "dpop") || strings.HasPrefix(l, "oauth") ||
+			strings.Contains(l, ", bearer") || strings.Contains(l, ", dpop") {
+			return true
+		}
+	}
+	return false
+}
+
+type candidate struct {
+	rule  *compiledRule
+	score int
+	ev    []string
+}
+
+// best returns the most specific matching rule of a layer (ties: the
+// earlier rule in the table). compiled is sorted that way, so the first
+// match wins.
+func best(layer Layer, f *facts, x *flow.Exchange, eligible func(*compiledRule) bool) *candidate {
+	for _, r := range compiled {
+		if r.Layer != layer || !eligible(r) {
+			continue
+		}
+		if score, ev, ok := r.match(f, x); ok {
+			return &candidate{r, score, ev}
+		}
+	}
+	return nil
+}
+
+func isServerStatus(s int) bool { return s >= 500 || s == 429 }
+
+// edgeStatusOK says whether a non-OAuth-layer rule without an explicit
+// status list applies to this status.
+func edgeStatusOK(r *compiledRule, status int) bool {
+	if r.status != nil {
+		return true // checked by match
+	}
+	if status >= 400 {
+		return status < 500 && status != 429 && status != 404 && status != 405 && status != 410
+	}
+	return r.AlsoSuccess
+}
+
+// decide picks the diagnosis, before evidence polishing.
+func decide(x *flow.Exchange, f *facts) *flow.Diagnosis {
+	labeled := f.label != flow.LabelNone
+	oauthErr := f.oauthError()
+	failed := f.status >= 400
+	server := isServerStatus(f.status)
+
+	unlabeledOK := func(r *compiledRule) bool {
+		return labeled || r.Unlabeled || (f.challengeErr && r.Layer == LayerOAuth)
+	}
+
+	// 1. Standard errors and provider envelopes.
+	if oauthErr {
+		eligible := func(r *compiledRule) bool {
+			if !unlabeledOK(r) {
+				return false
+			}
+			return !server || causeByID[r.Cause].Category == flow.CategoryServer
+		}
+		c := best(LayerOAuth, f, x, func(r *compiledRule) bool { return r.findings == nil && eligible(r) })
+		if fc := best(LayerOAuth, f, x, func(r *compiledRule) bool { return r.findings != nil && eligible(r) }); fc != nil && findingWins(fc, c) {
+			c = fc
+		}
+		if c != nil {
+			return fromRule(c)
+		}
+		if !labeled && !f.challengeErr {
+			return nil
+		}
+		if server {
+			return serverDiagnosis(x, f)
+		}
+		// 4. Generic text in the descriptions.
+		if t := textRule(f, x, true); t != nil {
+			return t
+		}
+		return unrecognized(f)
+	}
+
+	// 3. Intermediaries: the body is not an OAuth error.
+	if server {
+		if !labeled {
+			return nil
+		}
+		return serverDiagnosis(x, f)
+	}
+	c := best(LayerEdge, f, x, func(r *compiledRule) bool {
+		return unlabeledOK(r) && edgeStatusOK(r, f.status)
+	})
+	if c != nil {
+		d := fromRule(c)
+		if labeled && !c.rule.FromServer {
+			d.Evidence = append(d.Evidence, notOAuthNote(f))
+		}
+		return d
+	}
+	if !labeled || !failed {
+		return nil
+	}
+	if t := textRule(f, x, false); t != nil {
+		t.Evidence = append(t.Evidence, notOAuthNote(f))
+		return t
+	}
+	return fallback(f)
+}
+
+// findingWins decides between the best rule that uses a request-side
+// finding (fc) and the best one reading the response alone (c): the finding
+// is the concrete root cause unless the server named a different kind of
+// problem precisely (a provider code or description outside the grant
+// family, e.g. AADSTS65001 consent).
+func findingWins(fc, c *candidate) bool {
+	if c == nil {
+		return true
+	}
+	specific := c.rule.codes != nil || c.rule.desc != nil
+	cat := causeByID[c.rule.Cause].Category
+	return !specific || cat == flow.CategoryGrant || cat == causeByID[fc.rule.Cause].Category
+}
+
+// textRule runs the generic text rules on the descriptions (when the body
+// was an OAuth error) or on the body.
+func textRule(f *facts, x *flow.Exchange, onDesc bool) *flow.Diagnosis {
+	g := f
+	if onDesc {
+		c := *f
+		c.body = f.desc()
+		g = &c
+	}
+	c := best(LayerText, g, x, func(r *compiledRule) bool { return onDesc || edgeStatusOK(r, f.status) })
+	if c == nil {
+		return nil
+	}
+	if onDesc {
+		for i, e := range c.ev {
+			if strings.HasPrefix(e, "body: ") {
+				c.ev[i] = "error_description: " + strings.TrimPrefix(e, "body: ")
+			}
+		}
+		var pre []string
+		if f.errCode != "" {
+			pre = append(pre, errorEvidence(f))
+		}
+		for _, code := range f.codes {
+			pre = append(pre, codeEvidence(code))
+		}
+		c.ev = append(pre, c.ev...)
+	}
+	return fromRule(c)
+}
+
+func fromRule(c *candidate) *flow.Diagnosis {
+	r := c.rule
+	cause := causeByID[r.Cause]
+	d := &flow.Diagnosis{
+		Category:   cause.Category,
+		Cause:      r.Cause,
+		Summary:    r.Summary,
+		Evidence:   c.ev,
+		Confidence: r.Confidence,
+		Source:     r.Source,
+	}
+	if r.Category != "" {
+		d.Category = r.Category
+	}
+	if d.Summary == "" {
+		d.Summary = cause.Title
+	}
+	if d.Confidence == "" {
+		switch r.Layer {
+		case LayerOAuth:
+			d.Confidence = High
+		case LayerEdge:
+			d.Confidence = Medium
+		default:
+			d.Confidence = Low
+		}
+	}
+	d.Fix = append(append([]string(nil), r.Fix...), cause.Fix...)
+	return d
+}
+
+func fromCause(id, summary, confidence string, ev ...string) *flow.Diagnosis {
+	c := causeByID[id]
+	return &flow.Diagnosis{Category: c.Category, Cause: id, Summary: summary, Evidence: ev,
+		Fix: append([]string(nil), c.Fix...), Confidence: confidence, Source: c.Source}
+}
+
+func serverDiagnosis(x *flow.Exchange, f *facts) *flow.Diagnosis {
+	var d *flow.Diagnosis
+	switch {
+	case f.status == 429:
+		d = fromCause(CauseRateLimited, "The server or an edge rate limit throttled the request (429).", High)
+	case f.status == 502 || f.status == 503 || f.status == 504 || (f.status >= 520 && f.status <= 530):
+		d = fromCause(CauseServerUnavailable, fmt.Sprintf("The server, or the gateway in front of it, is unavailable (%d).", f.status), High)
+	default:
+		d = fromCause(CauseServerError, fmt.Sprintf("The server failed with %d.", f.status), High)
+	}
+	if f.errCode != "" {
+		d.Evidence = append(d.Evidence, errorEvidence(f))
+	}
+	if len(f.descs) > 0 {
+		d.Evidence = append(d.Evidence, fmt.Sprintf("error_description: %q", f.descs[0]))
+	}
+	if v := f.header.Get("Retry-After"); v != "" {
+		d.Evidence = append(d.Evidence, "header Retry-After: "+v)
+	}
+	// Say who answered, if an intermediary signature is present.
+	g := *f
+	g.status = 403
+	if c := best(LayerEdge, &g, x, func(r *compiledRule) bool { return r.status == nil }); c != nil {
+		d.Evidence = append(d.Evidence, c.ev...)
+		d.Summary += " Answered by: " + causeByID[c.rule.Cause].Title + "."
+	}
+	return d
+}
+
+// unrecognized is the answer for an error no rule knows.
+func unrecognized(f *facts) *flow.Diagnosis {
+	d := fromCause(CauseUnrecognizedError, "The response is an error that no rule recognises.", Low)
+	d.Category = categoryByStatus(f.status)
+	if f.errCode != "" {
+		d.Evidence = append(d.Evidence, errorEvidence(f))
+	}
+	for _, c := range f.codes {
+		d.Evidence = append(d.Evidence, codeEvidence(c))
+	}
+	for _, s := range f.descs {
+		d.Evidence = append(d.Evidence, fmt.Sprintf("error_description: %q", s))
+	}
+	return d
+}
+
+func categoryByStatus(status int) flow.Category {
+	switch status {
+	case 401:
+		return flow.CategoryClientConfig
+	case 403:
+		return flow.CategoryPermission
+	case 404, 405, 410:
+		return flow.CategoryClientConfig
+	}
+	return flow.CategoryRequest
+}
+
+// backChannel labels expect JSON answers from the OAuth server.
+func backChannel(l flow.Label) bool {
+	switch l {
+	case flow.LabelAuthorize, flow.LabelCallback:
+		return false
+	}
+	return true
+}
+
+// fallback explains a labeled failure whose body is not an OAuth error and
+// that no rule recognised.
+func fallback(f *facts) *flow.Diagnosis {
+	switch f.status {
+	case 404, 405, 410:
+		return fromCause(CauseEndpointNotFound,
+			fmt.Sprintf("The %s endpoint answered %d without an OAuth error: the URL or method is wrong.", f.label, f.status), Medium,
+			fmt.Sprintf("status %d", f.status), notOAuthNote(f))
+	}
+	if !backChannel(f.label) {
+		d := unrecognized(f)
+		d.Summary = fmt.Sprintf("The %s endpoint answered %d with a page no rule recognises.", f.label, f.status)
+		return d
+	}
+	conf := Medium
+	if f.kind != kindHTML && f.kind != kindEmpty {
+		conf = Low
+	}
+	return fromCause(CauseNotFromOAuthServer,
+		fmt.Sprintf("The %s endpoint answered %d without an OAuth error; the request likely never reached the OAuth server (a WAF, CDN, gateway or proxy answered).", f.label, f.status),
+		conf, fmt.Sprintf("status %d", f.status), notOAuthNote(f))
+}
+
+// notOAuthNote describes a body that is not an OAuth error.
+func notOAuthNote(f *facts) string {
+	ct := f.header.Get("Content-Type")
+	what := ""
+	switch f.kind {
+	case kindEmpty:
+		what = "body is empty"
+	case kindHTML:
+		what = "body is HTML"
+	case kindJSON:
+		what = "body is JSON without an OAuth `error` member"
+	case kindBinary:
+		what = "body is binary"
+	default:
+		what = "body is not an OAuth JSON error"
+	}
+	if ct != "" {
+		what += " (Content-Type: " + ct + ")"
+	}
+	return what + ": the OAuth server probably did not produce this response"
+}
+
+var (
+	tlsErrRE   = regexp.MustCompile(`(?i)\btls\b|x509|certificate|handshake`)
+	dnsErrRE   = regexp.MustCompile(`(?i)no such host|server misbehaving|name resolution|\bdns\b|lookup [^ ]+ on`)
+	proxyErrRE = regexp.MustCompile(`(?i)proxyconnect|proxy authentication required|\b407\b`)
+)
+
+// upstream explains an exchange that got no response.
+func upstream(x *flow.Exchange) *flow.Diagnosis {
+	text := httpURLRE.ReplaceAllStringFunc(x.Error, redact.URLString)
+	ev := "upstream error: " + text
+	var d *flow.Diagnosis
+	switch {
+	case proxyErrRE.MatchString(x.Error):
+		d = fromCause(CauseCorporateProxy, "The connection through the upstream/corporate proxy failed.", Medium, ev)
+	case tlsErrRE.MatchString(x.Error):
+		d = fromCause(CauseUpstreamTLS, "The TLS connection to the OAuth server failed.", High, ev)
+	case dnsErrRE.MatchString(x.Error):
+		d = fromCause(CauseUpstreamDNS, "The OAuth server's host name could not be resolved.", High, ev)
+	default:
+		d = fromCause(CauseUpstreamUnreachable, "No response from the OAuth server (connection refused, reset or timed out).", Medium, ev)
+	}
+	if x.Conn.ServerAddr != "" {
+		d.Evidence = append(d.Evidence, "server address: "+x.Conn.ServerAddr)
+	}
+	if x.Conn.Intercepted && d.Cause == CauseUpstreamTLS {
+		d.Evidence = append(d.Evidence, "the connection was TLS-intercepted by oauthproxy (mTLS client certificates cannot pass through)")
+	}
+	d.Evidence = scrubAll(x, d.Evidence)
+	return d
+}
+
+// correlationHeaders are quoted so that block logs can be searched.
+var correlationHeaders = []string{"Cf-Ray", "X-Amz-Cf-Id", "X-Amzn-Requestid", "X-Azure-Ref", "X-Ms-Request-Id", "X-Iinfo", "Dpop-Nonce", "Retry-After"}
+
+// finish adds the status, cross-checks and context, applies the
+// confidence caps and scrubs secrets from the evidence.
+func finish(x *flow.Exchange, f *facts, d *flow.Diagnosis) {
+	ev := []string{fmt.Sprintf("status %d", f.status)}
+	ev = append(ev, d.Evidence...)
+	if f.errURI != "" {
+		ev = append(ev, "error_uri: "+f.errURI)
+	}
+	for _, h := range correlationHeaders {
+		if v := f.header.Get(h); v != "" {
+			if h == "Dpop-Nonce" {
+				v = "present"
+			}
+			ev = append(ev, "header "+h+": "+v)
+		}
+	}
+	if d.Cause == CauseCDNSNIMismatch && x.Request.URL != nil && x.Conn.ServerName != "" &&
+		!strings.EqualFold(x.Conn.ServerName, x.Request.URL.Hostname()) {
+		ev = append(ev, fmt.Sprintf("TLS SNI %q differs from Host %q", x.Conn.ServerName, x.Request.URL.Hostname()))
+		d.Confidence = High
+	}
+	if x.Conn.Intercepted && (d.Cause == CauseCertBoundMismatch || d.Cause == CauseInvalidClient) && looksMTLS(x) {
+		ev = append(ev, "the connection was TLS-intercepted by oauthproxy: mTLS client certificates (RFC 8705) cannot pass through")
+	}
+	// Other request-side problems are worth seeing next to the diagnosis.
+	for _, fd := range f.findings {
+		if fd.Severity == flow.SeverityError && !containsPrefix(ev, "request finding "+fd.ID+":") {
+			ev = append(ev, "see also request finding "+fd.ID+": "+fd.Message)
+		}
+	}
+	if f.defect != "" {
+		ev = append(ev, f.defect)
+		d.Confidence = Low
+		d.Summary += " (The body could not be read completely, so this is a guess.)"
+	} else if x.Response.Body.Truncated && f.kind == kindJSON && !f.oauthError() {
+		d.Confidence = Low
+	}
+	if f.errFrom == "page text" && d.Confidence == High {
+		d.Confidence = Medium
+	}
+	d.Evidence = scrubAll(x, dedup(ev))
+	if len(d.Evidence) > maxEvidence {
+		d.Evidence = d.Evidence[:maxEvidence]
+	}
+}
+
+func looksMTLS(x *flow.Exchange) bool {
+	if x.Request.URL != nil && strings.Contains(strings.ToLower(x.Request.URL.Host), "mtls") {
+		return true
+	}
+	// tls_client_auth sends client_id only: no secret, no assertion, no Basic.
+	return hasRequestParam(x, "client_id") && x.Request.Header.Get("Authorization") == "" &&
+		!hasRequestParam(x, "client_secret") && !hasRequestParam(x, "client_assertion")
+}
+
+func containsPrefix(xs []string, p string) bool {
+	for _, s := range xs {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func dedup(xs []string) []string {
+	seen := make(map[string]bool, len(xs))
+	out := xs[:0:0]
+	for _, s := range xs {
+		if s == "" || seen[s] {
+			continue
+		}
+		seen[s] = true
+		out = append(out, s)
+	}
+	return out
+}
+
+// requestParams returns the request's query and form parameters.
+func requestParams(x *flow.Exchange) url.Values {
+	v := url.Values{}
+	if x.Request.URL != nil {
+		for k, vs := range x.Request.URL.Query() {
+			v[k] = append(v[k], vs...)
+		}
+	}
+	ct := strings.ToLower(x.Request.Header.Get("Content-Type"))
+	body := x.Request.Body.Data
+	if len(body) > maxInspect {
+		body = body[:maxInspect]
+	}
+	if strings.Contains(ct, "x-www-form-urlencoded") || (ct == "" && looksLikeAnyForm(body)) {
+		if fv, err := url.ParseQuery(string(body)); err == nil {
+			for k, vs := range fv {
+				v[k] = append(v[k], vs...)
+			}
+		}
+	}
+	return v
+}
+
+func looksLikeAnyForm(b []byte) bool {
+	s := string(b)
+	return len(s) > 0 && !strings.ContainsAny(s, " \n<{") && strings.Contains(s, "=")
+}
+
+func hasRequestParam(x *flow.Exchange, name string) bool {
+	_, ok := requestParams(x)[name]
+	return ok
+}
+
+var (
+	secretPairRE = regexp.MustCompile(`(?i)\b(access_token|refresh_token|id_token|client_secret|code_verifier|code|assertion|client_assertion|password|device_code)(["']?\s*[:=]\s*["']?)([A-Za-z0-9._~+/\-]{6,})`)
+)
+
+// scrubAll removes secrets from evidence: values the request carried
+// (client secret, code, tokens, credentials), JWTs anywhere, and
+// name=value pairs of secret parameters echoed by the server.
+func scrubAll(x *flow.Exchange, ev []string) []string {
+	var secrets []string
+	for k, vs := range requestParams(x) {
+		if redact.IsSecretParam(k) {
+			for _, v := range vs {
+				if len(v) >= 4 && !redact.IsFingerprint(v) {
+					secrets = append(secrets, v)
+				}
+			}
+		}
+	}
+	for name := range x.Request.Header {
+		if !redact.IsSecretHeader(name) {
+			continue
+		}
+		for _, v := range x.Request.Header.Values(name) {
+			if _, cred, ok := strings.Cut(v, " "); ok && len(cred) >= 4 {
+				secrets = append(secrets, strings.TrimSpace(cred))
+			}
+			if _, sec, ok := redact.Basic(v); ok && len(sec) >= 4 {
+				secrets = append(secrets, sec)
+			}
+			if len(v) >= 4 {
+				secrets = append(secrets, v)
+			}
+		}
+	}
+	out := make([]string, len(ev))
+	for i, s := range ev {
+		for _, sec := range secrets {
+			if strings.Contains(s, sec) {
+				s = strings.ReplaceAll(s, sec, redact.Fingerprint(sec))
+			}
+		}
+		s = secretPairRE.ReplaceAllStringFunc(s, func(m string) string {
+			p := secretPairRE.FindStringSubmatch(m)
+			if redact.IsFingerprint(p[3]) || strings.HasPrefix(p[3], "redacted") {
+				return m
+			}
+			if strings.EqualFold(p[1], "code") && !strings.Contains(p[2], "=") && !strings.Contains(p[2], "\"") {
+				return m // "code: 100" style provider codes are not secrets
+			}
+			return p[1] + p[2] + redact.Fingerprint(p[3])
+		})
+		s = string(jwtRE.ReplaceAllStringFunc(s, redact.Fingerprint))
+		out[i] = shorten(s, 400)
+	}
+	return out
+}
+
+var jwtRE = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
+
+// Explain diagnoses a response given by its parts, for the `oauthproxy
+// explain` command. label defaults to token when empty; body may be
+// encoded as header's Content-Encoding says (gzip, deflate, br). It returns
+// nil when the response is not an error.
+func Explain(label flow.Label, status int, header http.Header, body []byte) *flow.Diagnosis {
+	if label == flow.LabelNone {
+		label = flow.LabelToken
+	}
+	if header == nil {
+		header = http.Header{}
+	}
+	b := flow.Body{Data: body, Size: int64(len(body))}
+	if ce := header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		b.Encoding = ce
+		out, err := content.Decode(ce, body, 4*maxInspect)
+		switch {
+		case err == nil:
+			b.Data = out
+		case errors.Is(err, content.ErrTooLarge):
+			b.Data, b.Truncated = out, true
+		default:
+			b.DecodeError = err.Error() // Data keeps the raw bytes
+		}
+	}
+	x := &flow.Exchange{
+		Request:  flow.Request{Method: http.MethodPost, Header: http.Header{}},
+		Response: &flow.Response{Status: status, Header: header, Body: b},
+	}
+	x.OAuth.Label = label
+	return Diagnose(x)
+}
