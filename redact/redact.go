@@ -27,6 +27,11 @@ const Prefix = "redacted:sha256:"
 
 var fingerprintRE = regexp.MustCompile(`^redacted:sha256:[0-9a-f]{12}:len=[0-9]+$`)
 
+// VerifierPrefix starts the redacted form of a PKCE code_verifier.
+const VerifierPrefix = "redacted:s256:"
+
+var verifierRE = regexp.MustCompile(`^redacted:s256:([A-Za-z0-9_-]{43}):len=([0-9]+)(:badchars)?$`)
+
 // Fingerprint returns the stable fingerprint of v. An empty value stays
 // empty, and a value that already is a fingerprint is returned as is.
 func Fingerprint(v string) string {
@@ -37,9 +42,49 @@ func Fingerprint(v string) string {
 	return Prefix + hex.EncodeToString(sum[:6]) + ":len=" + strconv.Itoa(len(v))
 }
 
-// IsFingerprint reports whether v is a fingerprint made by Fingerprint.
+// IsFingerprint reports whether v is a fingerprint made by Fingerprint or
+// by Param (the PKCE verifier form).
 func IsFingerprint(v string) bool {
+	if strings.HasPrefix(v, VerifierPrefix) {
+		return verifierRE.MatchString(v)
+	}
 	return strings.HasPrefix(v, Prefix) && fingerprintRE.MatchString(v)
+}
+
+// Param returns the redacted form of the secret parameter name=v. It is
+// Fingerprint(v) for every parameter but code_verifier, which becomes
+// "redacted:s256:<BASE64URL(SHA256(v))>:len=N" (":badchars" appended when v
+// has characters RFC 7636 §4.1 does not allow). That is the S256
+// code_challenge of the verifier: public when the verifier is right, the
+// hash of a random secret when it is wrong, and exactly what a PKCE check
+// needs, so a redacted capture can still be checked for pkce-mismatch.
+func Param(name, v string) string {
+	if v == "" || IsFingerprint(v) {
+		return v
+	}
+	if strings.EqualFold(name, "code_verifier") {
+		sum := sha256.Sum256([]byte(v))
+		out := VerifierPrefix + base64.RawURLEncoding.EncodeToString(sum[:]) + ":len=" + strconv.Itoa(len(v))
+		if strings.IndexFunc(v, func(r rune) bool {
+			return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_' || r == '~')
+		}) >= 0 {
+			out += ":badchars"
+		}
+		return out
+	}
+	return Fingerprint(v)
+}
+
+// RedactedVerifier parses the redacted form of a code_verifier made by
+// Param: the S256 challenge it hashes to, its length, and whether all its
+// characters were allowed. ok is false if v is not such a value.
+func RedactedVerifier(v string) (s256 string, length int, charsOK bool, ok bool) {
+	m := verifierRE.FindStringSubmatch(v)
+	if m == nil {
+		return "", 0, false, false
+	}
+	n, _ := strconv.Atoi(m[2])
+	return m[1], n, m[3] == "", true
 }
 
 // IsRedacted reports whether v was redacted, by this package or by another
@@ -150,6 +195,9 @@ func Header(name, value string) string {
 			return nv + ";" + attrs
 		}
 		return nv
+	case "Referer", "Origin", "Content-Location", "Location":
+		// URLs can carry a code or token in their query or fragment.
+		return URLString(value)
 	}
 	if IsSecretHeader(name) {
 		return Fingerprint(value)
@@ -180,7 +228,7 @@ func Values(v url.Values) url.Values {
 		c := make([]string, len(vs))
 		for i, s := range vs {
 			if IsSecretParam(k) {
-				s = Fingerprint(s)
+				s = Param(k, s)
 			}
 			c[i] = s
 		}
@@ -210,7 +258,7 @@ func Query(raw string) string {
 		if err != nil {
 			val = v
 		}
-		pairs[i] = k + "=" + url.QueryEscape(Fingerprint(val))
+		pairs[i] = k + "=" + url.QueryEscape(Param(name, val))
 		changed = true
 	}
 	if !changed {
@@ -275,6 +323,9 @@ func Body(contentType string, data []byte) []byte {
 	if !strings.Contains(ct, "json") && looksLikeForm(trim) {
 		return []byte(Query(string(data)))
 	}
+	if strings.Contains(ct, "html") || bytes.Contains(data, []byte("<input")) {
+		data = HTMLInputs(data)
+	}
 	return jwtRE.ReplaceAllFunc(data, func(m []byte) []byte { return []byte(Fingerprint(string(m))) })
 }
 
@@ -318,7 +369,7 @@ func jsonValue(key string, v any) any {
 		return t
 	case string:
 		if IsSecretParam(key) {
-			return Fingerprint(t)
+			return Param(key, t)
 		}
 		return string(jwtRE.ReplaceAllFunc([]byte(t), func(m []byte) []byte { return []byte(Fingerprint(string(m))) }))
 	}
@@ -401,7 +452,7 @@ func Text(s string) string {
 		if dv, err := url.QueryUnescape(v); err == nil {
 			v = dv
 		}
-		return k + "=" + Fingerprint(v)
+		return k + "=" + Param(k, v)
 	})
 	s = bearerRE.ReplaceAllStringFunc(s, func(m string) string {
 		i := strings.IndexAny(m, " \t")

@@ -182,3 +182,30 @@ func FuzzText(f *testing.F) {
 		_ = URLString(s)
 	})
 }
+
+func TestParamVerifier(t *testing.T) {
+	// challenge computed independently: base64url(sha256(verifier)) with Python.
+	const verifier = "dBjftJeZ4CVP-mJ92K27uhbUJU1p1r_wW1gFWFOEjXk"
+	const challenge = "ngF5GsXcbwljx6u133FFr3Xht9xooA_DuaX_3QwODtc"
+	got := Param("code_verifier", verifier)
+	if strings.Contains(got, verifier) {
+		t.Fatalf("verifier kept raw: %s", got)
+	}
+	s256, n, charsOK, ok := RedactedVerifier(got)
+	if !ok || s256 != challenge || n != len(verifier) || !charsOK {
+		t.Errorf("RedactedVerifier(%q) = %q, %d, %v, %v; want %q, %d, true, true", got, s256, n, charsOK, ok, challenge, len(verifier))
+	}
+	if !IsFingerprint(got) || !IsRedacted(got) || Param("code_verifier", got) != got {
+		t.Errorf("redacted verifier %q is not recognised as redacted or not idempotent", got)
+	}
+	if _, _, charsOK, _ := RedactedVerifier(Param("code_verifier", "has spaces and ! marks, long enough to matter here ok")); charsOK {
+		t.Error("bad characters not flagged")
+	}
+	if Param("code", "abc") != Fingerprint("abc") {
+		t.Error("Param for an ordinary secret is not Fingerprint")
+	}
+	q := Query("code_verifier=" + verifier + "&code=x")
+	if !strings.Contains(q, url.QueryEscape(VerifierPrefix+challenge)) {
+		t.Errorf("Query did not use the verifier form: %s", q)
+	}
+}
