@@ -1,0 +1,82 @@
+package inspect
+
+import (
+	"encoding/json"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestScanObject(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		ok   bool
+		want map[string]string // string members
+	}{
+		{"token response", `{"access_token":"a.b","expires_in":3600,"scope":"x y"}`, true, map[string]string{"access_token": "a.b", "scope": "x y"}},
+		{"escapes", `{"a":"q\"uo\\te\u00e9\/"}`, true, map[string]string{"a": "q\"uo\\teé/"}},
+		{"nested values skipped", ` { "o" : {"x":"}"} , "l":[1,"]",{}], "s":"v" } `, true, map[string]string{"s": "v"}},
+		{"empty object", `{}`, true, map[string]string{}},
+		{"array", `[1]`, false, nil},
+		{"trailing garbage", `{"a":"b"}x`, false, nil},
+		{"unterminated string", `{"a":"b`, false, nil},
+		{"missing colon", `{"a" "b"}`, false, nil},
+		{"trailing comma", `{"a":"b",}`, false, nil},
+		{"control character in string", "{\"a\":\"b\nc\"}", false, nil},
+		{"bare word", `{"a":hello}`, false, nil},
+		{"unbalanced nesting", `{"a":{"b":[}`, false, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := map[string]string{}
+			ok := scanObject([]byte(tc.in), func(name []byte, kind byte, val []byte) {
+				if kind == '"' {
+					got[string(name)] = string(val)
+				}
+			})
+			if ok != tc.ok {
+				t.Fatalf("ok: got %v, want %v", ok, tc.ok)
+			}
+			if !ok {
+				return
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("members: got %v, want %v", got, tc.want)
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("member %s: got %q, want %q", k, got[k], v)
+				}
+			}
+		})
+	}
+}
+
+// FuzzScanObject compares scanObject with encoding/json on valid objects:
+// same string members; and never panics on anything.
+func FuzzScanObject(f *testing.F) {
+	f.Add(`{"access_token":"a","n":1,"o":{"x":["y"]},"e":"\u00e9\n"}`)
+	f.Add(`{"a":"b",}`)
+	f.Add(`{"a":[{"b":"]"}]}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		got := map[string]string{}
+		ok := scanObject([]byte(in), func(name []byte, kind byte, val []byte) {
+			if kind == '"' {
+				got[string(name)] = string(val)
+			}
+		})
+		var m map[string]any
+		// encoding/json replaces invalid UTF-8; scanObject keeps bytes as they are.
+		if !utf8.ValidString(in) || json.Unmarshal([]byte(in), &m) != nil || m == nil {
+			return
+		}
+		if !ok {
+			t.Fatalf("scanObject rejected a valid object %q", in)
+		}
+		for k, v := range m {
+			if s, isStr := v.(string); isStr && got[k] != s {
+				t.Fatalf("member %q: got %q, want %q", k, got[k], s)
+			}
+		}
+	})
+}

@@ -1,0 +1,174 @@
+package inspect
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/oauthproxy/oauthproxy/flow"
+	"github.com/oauthproxy/oauthproxy/redact"
+)
+
+// clientCreds is how the client authenticated in a token request.
+type clientCreds struct {
+	basic         bool // an Authorization: Basic header is present
+	basicOK       bool // ...and decodes to id:secret
+	basicRedacted bool // ...but was redacted (nothing more can be said)
+	basicID       string
+	basicSecret   string // raw, as base64-decoded, not form-decoded
+
+	idName, bodyID string // client_id (or a provider alias) in the parameters
+	hasBodyID      bool
+
+	secretName, secret string // client_secret (or an alias) in the parameters
+	hasSecret          bool
+	secretInQuery      bool
+
+	assertion    bool
+	assertionAlg string // JWS alg of client_assertion, "" when unknown
+}
+
+// readCreds collects the client credentials of a token request.
+func (c *ctx) readCreds() {
+	cc := &c.cred
+	if a := c.x.Request.Header.Get("Authorization"); len(a) >= 6 && strings.EqualFold(a[:6], "basic ") {
+		cc.basic = true
+		if redacted(strings.TrimSpace(a[6:])) {
+			cc.basicRedacted = true
+		} else {
+			cc.basicID, cc.basicSecret, cc.basicOK = redact.Basic(a)
+		}
+	}
+	cc.idName, cc.bodyID, cc.hasBodyID = c.all.first(clientIDNames...)
+	if n, v, ok := c.body.first(clientSecretNames...); ok {
+		cc.secretName, cc.secret, cc.hasSecret = n, v, true
+	} else if n, v, ok := c.query.first(clientSecretNames...); ok {
+		cc.secretName, cc.secret, cc.hasSecret, cc.secretInQuery = n, v, true, true
+	}
+	if v, ok := c.all.get("client_assertion"); ok {
+		cc.assertion = true
+		if h, _, err := decodeJWT(v); err == nil {
+			cc.assertionAlg = h.Alg
+		}
+	}
+}
+
+// clientID returns the client the request authenticates as: the client_id
+// parameter, else the form-decoded Basic user name.
+func (cc *clientCreds) clientID() string {
+	if cc.hasBodyID {
+		return cc.bodyID
+	}
+	if cc.basicOK {
+		return unescape(cc.basicID)
+	}
+	return ""
+}
+
+// methods returns the token_endpoint_auth_method names the request uses.
+func (cc *clientCreds) methods() []string {
+	var m []string
+	if cc.basic {
+		m = append(m, "client_secret_basic")
+	}
+	if cc.hasSecret {
+		m = append(m, "client_secret_post")
+	}
+	if cc.assertion {
+		if strings.HasPrefix(cc.assertionAlg, "HS") {
+			m = append(m, "client_secret_jwt")
+		} else {
+			m = append(m, "private_key_jwt")
+		}
+	}
+	if len(m) == 0 {
+		m = append(m, "none")
+	}
+	return m
+}
+
+// token checks a token request and its response and records the single-use
+// credentials it carried in the ledger.
+func (in *Inspector) token(c *ctx) {
+	c.parseAll()
+	x := c.x
+	c.docQuery = documentedQuery(c.host, c.lpath)
+	c.grantOptional = grantOptional(c.host)
+	c.grant, c.hasGrant = c.all.get("grant_type")
+	c.code = c.all.value("code")
+	if !c.hasGrant && c.grantOptional {
+		switch {
+		case c.code != "":
+			c.grant = grantAuthCode
+		case c.all.has("refresh_token"):
+			c.grant = grantRefresh
+		}
+	}
+	x.OAuth.GrantType = c.grant
+	c.readCreds()
+
+	// Correlate: by code (callback seen), else by client_id + redirect_uri.
+	if c.grant == grantAuthCode || c.code != "" {
+		c.codeFP = fingerprint(c.code)
+		if c.codeFP != "" {
+			if ci, ok := in.codes.get(c.codeFP); ok {
+				c.issue = ci
+				c.auth = ci.auth
+			}
+			c.priorCode, c.codeSeen = in.ledger.Lookup(KindCode, c.codeFP)
+		}
+		if c.auth == nil {
+			if ru, ok := c.all.get("redirect_uri"); ok {
+				if a, ok := in.byClient.get(clientKey(c.cred.clientID(), ru)); ok && !a.ambiguous {
+					c.auth = a
+				}
+			}
+		}
+	}
+	if x.OAuth.Issuer == "" && c.auth != nil {
+		x.OAuth.Issuer = c.auth.issuer
+	}
+	if c.meta == nil && x.OAuth.Issuer != "" {
+		c.meta = in.issuers[x.OAuth.Issuer]
+	}
+	if c.grant == grantRefresh {
+		c.refreshFP = fingerprint(c.all.value("refresh_token"))
+		if c.refreshFP != "" {
+			c.priorRefresh, c.refreshSeen = in.ledger.Lookup(KindRefreshToken, c.refreshFP)
+		}
+	}
+
+	var out []flow.Finding
+	runChecks(phaseToken, c, &out)
+	c.resp = parseTokenResponse(x.Response)
+	if c.resp != nil && c.resp.ok {
+		runChecks(phaseResponse, c, &out)
+	}
+	x.OAuth.Findings = append(x.OAuth.Findings, out...)
+
+	status, result := 0, "no response"
+	if c.resp != nil {
+		status, result = c.resp.status, c.resp.result()
+	} else if x.Error != "" {
+		result = "no response (upstream error)"
+	}
+	if c.codeFP != "" {
+		in.ledger.Record(Use{Kind: KindCode, Fingerprint: c.codeFP, Time: x.Start, Flow: x.ID, Issuer: x.OAuth.Issuer, Status: status, Result: result})
+	}
+	if c.refreshFP != "" {
+		rotated := false
+		if c.resp != nil && c.resp.ok {
+			if nrt := fingerprint(c.resp.get("refresh_token")); nrt != "" && nrt != c.refreshFP {
+				rotated = true
+			}
+		}
+		in.ledger.Record(Use{Kind: KindRefreshToken, Fingerprint: c.refreshFP, Time: x.Start, Flow: x.ID, Issuer: x.OAuth.Issuer, Status: status, Result: result, Rotated: rotated})
+	}
+}
+
+// answer describes the recorded outcome of a use: "200 ok", "400 invalid_grant".
+func answer(u Use) string {
+	if u.Status == 0 {
+		return u.Result
+	}
+	return strconv.Itoa(u.Status) + " " + u.Result
+}
