@@ -66,9 +66,9 @@ func TestReadToolExports(t *testing.T) {
 		{"firefox.har", "Firefox 123.0", []wantX{
 			{"GET", "https://auth.example.org/realms/demo/protocol/openid-connect/auth?client_id=webapp", 200, "", "kc-form-login"},
 			{"POST", "https://auth.example.org/realms/demo/login-actions/authenticate?session_code=sc1", 302, "password=Tr0ub4dor%263", ""},
-			{"GET", "https://shop.example.org/oidc/callback?state=ffstate1&session_state=5d9f&code=ff-AUTHCODE-5521", 302, "", ""},
+			{"GET", "https://shop.example.org/oidc/callback?state=ffstate1&session_state=5d9f&code=ff-AUTHCODE-5521", 200, "", "Signing in"},
 			{"GET", "https://shop.example.org/static/logo.png", 200, "", "\x89PNG"},
-			{"POST", "https://auth.example.org/realms/demo/protocol/openid-connect/token", 200, "client_secret=ff-client-secret-9", `"refresh_token"`},
+			{"POST", "https://auth.example.org/realms/demo/protocol/openid-connect/token", 400, "redirect_uri=https%3A%2F%2Fshop.example.org%2Foidc%2Fcallback%2F&client_id=webapp&client_secret=ff-client-secret-9", "Incorrect redirect_uri"},
 		}, func(t *testing.T, r *Reader, xs []*xchg) {
 			if got, want := xs[0].Start, time.Date(2024, 3, 5, 10, 20, 1, 330e6, time.UTC); !got.Equal(want) {
 				t.Errorf("start with +01:00 offset: got %v, want %v", got, want)
@@ -89,9 +89,10 @@ func TestReadToolExports(t *testing.T) {
 			}
 		}},
 		{"charles.har", "Charles Proxy 4.6.6", []wantX{
-			{"GET", "https://idp.corp.example/as/authorization.oauth2?response_type=code", 302, "", ""},
-			{"GET", "https://intranet.corp.example/login/oauth2/code/corp?code=chX-4b1e-7734&state=chstate", 302, "", ""},
-			{"POST", "https://idp.corp.example/as/token.oauth2", 200, "code=chX-4b1e-7734", `"id_token"`},
+			{"GET", "https://github.com/login/oauth/authorize?response_type=code&client_id=Ov23liQ8kT3nX5wZ7pYb&scope=read:user&state=lMvnPeb4djYOha4SPmeqWflT_e5UqoJmokC6YeMCyZs%3D&redirect_uri=https://intranet.corp.example/login/oauth2/code/github", 302, "", ""},
+			{"GET", "https://intranet.corp.example/login/oauth2/code/github?code=4b1e7734a9f2c05d8e16&state=lMvnPeb4djYOha4SPmeqWflT_e5UqoJmokC6YeMCyZs%3D", 302, "", ""},
+			// GitHub reports the error with HTTP 200.
+			{"POST", "https://github.com/login/oauth/access_token", 200, "code=4b1e7734a9f2c05d8e16", `"error":"incorrect_client_credentials"`},
 			{"GET", "https://intranet.corp.example/favicon.ico", 200, "", "\x00\x00\x01\x00"},
 		}, func(t *testing.T, r *Reader, xs []*xchg) {
 			// Sorted by startedDateTime; Seq keeps the file position.
@@ -120,10 +121,10 @@ func TestReadToolExports(t *testing.T) {
 			}
 		}},
 		{"httptoolkit.har", "HTTP Toolkit 1.14.11", []wantX{
-			{"GET", "https://dev-1234.okta.example/oauth2/default/v1/authorize?client_id=0oa1htk", 302, "", ""},
+			{"GET", "https://id.northwind.example/oauth2/default/v1/authorize?client_id=0oa8f3k2q9XyZ1aBc5d7", 302, "", ""},
 			{"GET", "https://localhost:3000/login/callback?code=htk.CODE.55aa&state=htkst", 200, "", "loading"},
-			{"POST", "https://dev-1234.okta.example/oauth2/default/v1/token", 200, "code=htk.CODE.55aa", `"refresh_token"`},
-			{"GET", "https://dev-1234.okta.example/oauth2/default/v1/userinfo", 0, "", ""},
+			{"POST", "https://id.northwind.example/oauth2/default/v1/token", 403, "code=htk.CODE.55aa", "<title>Attention Required! | Cloudflare</title>"},
+			{"POST", "https://localhost:3000/api/client-log", 0, `"level":"error"`, ""},
 		}, func(t *testing.T, r *Reader, xs []*xchg) {
 			if xs[3].Error == "" {
 				t.Errorf("aborted request: got no Error")
@@ -203,9 +204,9 @@ func TestRedactToolExports(t *testing.T) {
 		"chrome.har":      {"Xk3mP9qL2wRt7yZv", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "at-chrome-0001", "rt-chrome-0001", "s3ss10n-idp-77aa"},
 		"firefox.har":     {"ff-AUTHCODE-5521", "Tr0ub4dor", "ff-client-secret-9", "kid-secret-1", "as-991", "shop-sess-3"},
 		"fiddler.har":     {"0.AXoA-fiddler-code-abc123", "fdlVerifier-kJ3nP0qRs8TuVwXyZ1a2b3c4d5e6f7g8h9i0jkl", "0.AXoA-fiddler-refresh", "ests-persist-xyz", "ests-auth-cookie-1"},
-		"charles.har":     {"chX-4b1e-7734", "charles-basic-secret", "ch-access-1", "pf-sess-1", "ch-jsession-9"},
+		"charles.har":     {"4b1e7734a9f2c05d8e16", "3f9c1a7e5b2d8f4a6c0e9b1d7a3f5c8e2b4d6f0a", "gh-usess-1", "ch-jsession-9"},
 		"mitmproxy.har":   {"mitm_code_Q2xpZW50", "mitmVerifier_9f8e7d6c5b4a39281706f5e4d3c2b1a0ZYXWVUTSRQ", "mitm-at-1", "mitm-rt-1"},
-		"httptoolkit.har": {"htk.CODE.55aa", "htkVerifier-0123456789abcdefghijklmnopqrstuvwxyzABC", "htk-refresh-1", "htk-idx-cookie", "htk-sid-1", "htk-bearer"},
+		"httptoolkit.har": {"htk.CODE.55aa", "htkVerifier-0123456789abcdefghijklmnopqrstuvwxyzABC", "htk-idx-cookie", "htk-sid-1"},
 	}
 	for file, ss := range secrets {
 		t.Run(file, func(t *testing.T) {

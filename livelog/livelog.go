@@ -68,7 +68,7 @@ func New(opts Options) *Logger {
 	}
 	l := &Logger{opts: opts}
 	if opts.Format == FormatJSON {
-		l.zl = zerolog.New(opts.Out).With().Timestamp().Logger()
+		l.zl = zerolog.New(opts.Out)
 	}
 	return l
 }
@@ -133,10 +133,11 @@ func (l *Logger) json(x *flow.Exchange) {
 	switch {
 	case r.Error != "" || r.Status >= 500:
 		level = zerolog.ErrorLevel
-	case r.Status >= 400 || hasSeverity(x, flow.SeverityError):
+	case failed(x) || hasSeverity(x, flow.SeverityError):
 		level = zerolog.WarnLevel
 	}
 	e := l.zl.WithLevel(level).
+		Time("time", x.Start).
 		Str("flow", r.Flow).
 		Str("method", r.Method).
 		Str("url", r.URL).
@@ -196,6 +197,17 @@ func redactedURL(u *url.URL) string {
 	return redact.URL(u).String()
 }
 
+// failed reports whether x failed: an upstream error, a 4xx/5xx, or a
+// diagnosed error in a 2xx/3xx (GitHub, Slack, WeChat... answer errors with
+// 200). An info diagnosis (authorization_pending) is not a failure.
+func failed(x *flow.Exchange) bool {
+	if x.Failed() {
+		return true
+	}
+	d := x.OAuth.Diagnosis
+	return d != nil && d.Category != flow.CategoryInfo
+}
+
 func hasSeverity(x *flow.Exchange, s flow.Severity) bool {
 	for _, f := range x.OAuth.Findings {
 		if f.Severity == s {
@@ -251,7 +263,7 @@ func (l *Logger) console(b *bytes.Buffer, x *flow.Exchange) {
 		switch {
 		case x.Response.Status >= 500:
 			l.paint(b, red+bold, st)
-		case x.Response.Status >= 400:
+		case x.Response.Status >= 400 || failed(x):
 			l.paint(b, yellow+bold, st)
 		default:
 			l.paint(b, green, st)
@@ -324,7 +336,7 @@ func hostPath(u *url.URL) string {
 	r := redact.URL(u)
 	s := r.Host + r.EscapedPath()
 	if r.RawQuery != "" {
-		q := r.RawQuery
+		q := fingerprintUnescaper.Replace(r.RawQuery)
 		if len(q) > 120 {
 			q = q[:117] + "..."
 		}
@@ -332,6 +344,9 @@ func hostPath(u *url.URL) string {
 	}
 	return s
 }
+
+// fingerprintUnescaper makes fingerprints in a query readable on the console.
+var fingerprintUnescaper = strings.NewReplacer("redacted%3Asha256%3A", "redacted:sha256:", "redacted%3As256%3A", "redacted:s256:", "%3Alen%3D", ":len=")
 
 func duration(d time.Duration) string {
 	switch {
@@ -386,7 +401,7 @@ func (s *Summary) Handle(x *flow.Exchange) {
 	if x.OAuth.Label == flow.LabelToken {
 		s.Token++
 	}
-	if x.Failed() {
+	if failed(x) {
 		s.Failed++
 	}
 	for _, f := range x.OAuth.Findings {
