@@ -417,25 +417,12 @@ func sameValue(a, b string) (eq, comparable bool) {
 // showParam is a display value: secrets as short fingerprint and length.
 func showParam(name, v string) string {
 	if redact.IsSecretParam(name) || redact.IsRedacted(v) {
-		return fpShort(v)
+		return redact.Display(v)
 	}
 	if len(v) > 120 {
 		return v[:117] + "..."
 	}
 	return strconv.Quote(v)
-}
-
-// fpShort is "sha256:1a2b3c4d5e6f len=32" for any value (raw or fingerprint).
-func fpShort(v string) string {
-	if redact.IsRedacted(v) && !redact.IsFingerprint(v) {
-		return "(redacted)"
-	}
-	fp := redact.Fingerprint(v)
-	if fp == "" {
-		return `""`
-	}
-	_, n, _ := strings.Cut(fp, ":len=")
-	return redact.Short(fp) + " len=" + n
 }
 
 // shapeOf describes a per-flow value without revealing it: its length
@@ -566,10 +553,10 @@ func headerValue(name string, vs []string) string {
 				continue
 			}
 			if ok {
-				out = append(out, scheme+" "+fpShort(strings.TrimSpace(cred)))
+				out = append(out, scheme+" "+redact.Display(strings.TrimSpace(cred)))
 				continue
 			}
-			out = append(out, fpShort(v))
+			out = append(out, redact.Display(v))
 		}
 		return strings.Join(out, ", ")
 	}
@@ -577,7 +564,7 @@ func headerValue(name string, vs []string) string {
 	for _, v := range vs {
 		v = redact.Header(name, v)
 		if redact.IsFingerprint(v) {
-			v = fpShort(v)
+			v = redact.Display(v)
 		}
 		out = append(out, v)
 	}

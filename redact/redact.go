@@ -464,3 +464,18 @@ func Text(s string) string {
 	})
 	return jwtRE.ReplaceAllStringFunc(s, Fingerprint)
 }
+
+// Display shows any value, raw or already redacted, without revealing it:
+// "sha256:1a2b3c4d5e6f len=32", "(redacted)" for another tool's marker, or
+// `""` for an empty value. Equal values display equally on every machine.
+func Display(v string) string {
+	if IsRedacted(v) && !IsFingerprint(v) {
+		return "(redacted)"
+	}
+	fp := Fingerprint(v)
+	if fp == "" {
+		return `""`
+	}
+	_, n, _ := strings.Cut(fp, ":len=")
+	return Short(fp) + " len=" + n
+}

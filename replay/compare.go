@@ -181,7 +181,7 @@ func normHeaders(h http.Header) map[string]string {
 // showMember is the display form of a body member.
 func showMember(name, v string) string {
 	if redact.IsSecretParam(name) || redact.IsRedacted(v) {
-		return fpShort(v)
+		return redact.Display(v)
 	}
 	if len(v) > 120 {
 		v = v[:117] + "..."
@@ -192,24 +192,12 @@ func showMember(name, v string) string {
 // show shortens fingerprints inside a redacted header value.
 func show(v string) string {
 	if redact.IsFingerprint(v) {
-		return fpShort(v)
+		return redact.Display(v)
 	}
 	if scheme, cred, ok := strings.Cut(v, " "); ok && redact.IsFingerprint(cred) {
-		return scheme + " " + fpShort(cred)
+		return scheme + " " + redact.Display(cred)
 	}
 	return v
-}
-
-func fpShort(v string) string {
-	if redact.IsRedacted(v) && !redact.IsFingerprint(v) {
-		return "(redacted)"
-	}
-	fp := redact.Fingerprint(v)
-	if fp == "" {
-		return `""`
-	}
-	_, n, _ := strings.Cut(fp, ":len=")
-	return redact.Short(fp) + " len=" + n
 }
 
 // bodyText describes an opaque body by size and fingerprint.
