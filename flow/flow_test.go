@@ -1,0 +1,88 @@
+package flow
+
+import (
+	"net/url"
+	"sync"
+	"testing"
+)
+
+func TestFailed(t *testing.T) {
+	tests := []struct {
+		name string
+		x    Exchange
+		want bool
+	}{
+		{"200", Exchange{Response: &Response{Status: 200}}, false},
+		{"302", Exchange{Response: &Response{Status: 302}}, false},
+		{"400", Exchange{Response: &Response{Status: 400}}, true},
+		{"503", Exchange{Response: &Response{Status: 503}}, true},
+		{"upstream error", Exchange{Error: "dial tcp: refused"}, true},
+		{"no response yet", Exchange{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.x.Failed(); got != tt.want {
+				t.Errorf("Failed() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSeverityRank(t *testing.T) {
+	order := []Severity{SeverityError, SeverityWarn, SeverityInfo, Severity("bogus")}
+	for i := 1; i < len(order); i++ {
+		if order[i-1].Rank() >= order[i].Rank() {
+			t.Errorf("%s.Rank() = %d, not below %s.Rank() = %d", order[i-1], order[i-1].Rank(), order[i], order[i].Rank())
+		}
+	}
+}
+
+func TestURLString(t *testing.T) {
+	var r Request
+	if got := r.URLString(); got != "" {
+		t.Errorf("nil URL: got %q, want empty", got)
+	}
+	r.URL, _ = url.Parse("https://idp.example/token?x=1")
+	if got := r.URLString(); got != "https://idp.example/token?x=1" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestChainAndSerial(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	rec := func(name string) Sink {
+		return SinkFunc(func(x *Exchange) {
+			mu.Lock()
+			got = append(got, name+":"+x.ID)
+			mu.Unlock()
+		})
+	}
+	s := &Serial{Next: Chain{rec("a"), nil, rec("b")}}
+	s.Handle(&Exchange{ID: "1"})
+	if len(got) != 2 || got[0] != "a:1" || got[1] != "b:1" {
+		t.Fatalf("got %v, want [a:1 b:1]", got)
+	}
+	// Serial keeps sinks from running concurrently.
+	var wg sync.WaitGroup
+	active, maxActive := 0, 0
+	probe := &Serial{Next: SinkFunc(func(*Exchange) {
+		mu.Lock()
+		active++
+		if active > maxActive {
+			maxActive = active
+		}
+		mu.Unlock()
+		mu.Lock()
+		active--
+		mu.Unlock()
+	})}
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); probe.Handle(&Exchange{}) }()
+	}
+	wg.Wait()
+	if maxActive != 1 {
+		t.Errorf("Serial let %d handlers run at once, want 1", maxActive)
+	}
+}
