@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/oauthproxy/oauthproxy/flow"
+	"github.com/oauthproxy/oauthproxy/inspect"
 )
 
 var bench struct {
@@ -174,4 +175,47 @@ func BenchmarkPlainDecode(b *testing.B) {
 			b.Fatal(fmt.Sprintf("decoded %d entries, want %d", len(doc.Log.Entries), n))
 		}
 	}
+}
+
+// BenchmarkAnalyze is what `oauthproxy analyze` does per file: stream the
+// capture and run the inspector (recognition, checks, correlation,
+// diagnosis) over every exchange.
+func BenchmarkAnalyze(b *testing.B) {
+	path, size, n := benchHAR(b)
+	b.SetBytes(size)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var peak uint64
+	for i := 0; i < b.N; i++ {
+		r, err := Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		in := inspect.New(inspect.Options{})
+		got := 0
+		for {
+			x, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			in.Inspect(x)
+			got++
+			if i == 0 && got%(n/8+1) == 0 {
+				b.StopTimer()
+				runtime.GC()
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapAlloc)
+				b.StartTimer()
+			}
+		}
+		r.Close()
+		if got != n {
+			b.Fatalf("analyzed %d exchanges, want %d", got, n)
+		}
+	}
+	b.ReportMetric(float64(peak)/(1<<20), "live-heap-MB")
 }

@@ -151,6 +151,15 @@ func decide(x *flow.Exchange, f *facts) *flow.Diagnosis {
 		return unrecognized(f)
 	}
 
+	// A 2xx whose body is well-formed JSON or form data without an error is
+	// an ordinary answer (discovery, JWKS, userinfo...): block pages are HTML
+	// or text, and challenges come as 202 or with their own headers. This
+	// keeps the edge rules' body scans off the hot path of successes.
+	if f.status >= 200 && f.status < 300 && f.status != 202 && !f.challengeErr &&
+		(f.kind == kindJSON || f.kind == kindForm || f.kind == kindEmpty) {
+		return nil
+	}
+
 	// 3. Intermediaries: the body is not an OAuth error.
 	if server {
 		if !labeled {
@@ -192,6 +201,9 @@ func findingWins(fc, c *candidate) bool {
 	return !specific || cat == flow.CategoryGrant || cat == causeByID[fc.rule.Cause].Category
 }
 
+// textScan bounds how much of a body the generic text rules read.
+const textScan = 8 << 10
+
 // textRule runs the generic text rules on the descriptions (when the body
 // was an OAuth error) or on the body.
 func textRule(f *facts, x *flow.Exchange, onDesc bool) *flow.Diagnosis {
@@ -199,6 +211,14 @@ func textRule(f *facts, x *flow.Exchange, onDesc bool) *flow.Diagnosis {
 	if onDesc {
 		c := *f
 		c.body = f.desc()
+		c.lower, c.lowerDone = "", false
+		g = &c
+	} else if len(f.body) > textScan {
+		// Generic words are weak evidence anyway; looking at the start of
+		// a page bounds the cost of a dozen case-insensitive scans.
+		c := *f
+		c.body = f.body[:textScan]
+		c.lower, c.lowerDone = "", false
 		g = &c
 	}
 	c := best(LayerText, g, x, func(r *compiledRule) bool { return onDesc || edgeStatusOK(r, f.status) })

@@ -54,6 +54,25 @@ type facts struct {
 	cookies      []string
 
 	findings []flow.Finding
+
+	// lower is the body in lower case, made on first use by mayContain.
+	lower     string
+	lowerDone bool
+}
+
+// mayContain reports whether the body contains one of lits (lower case),
+// ignoring case.
+func (f *facts) mayContain(lits []string) bool {
+	if !f.lowerDone {
+		f.lower = strings.ToLower(f.body)
+		f.lowerDone = true
+	}
+	for _, l := range lits {
+		if strings.Contains(f.lower, l) {
+			return true
+		}
+	}
+	return false
 }
 
 // oauthError reports whether the response carries an OAuth or provider error.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"regexp/syntax"
 	"sort"
 	"strings"
 
@@ -107,12 +108,15 @@ type compiledRule struct {
 	index              int // position in the table
 	score              int // specificity: sum of the weights of its conditions
 	desc, body, cookie *regexp.Regexp
-	headers            []compiledHeader
-	errors             map[string]bool
-	codes              map[string]bool
-	labels             map[flow.Label]bool
-	status             map[int]bool
-	findings           map[string]bool
+	// bodyLits holds lower-case strings one of which occurs in any text the
+	// body regexp matches (nil: no such set): a cheap test before the scan.
+	bodyLits []string
+	headers  []compiledHeader
+	errors   map[string]bool
+	codes    map[string]bool
+	labels   map[flow.Label]bool
+	status   map[int]bool
+	findings map[string]bool
 }
 
 // compiled is the rule table, compiled once at init, sorted by
@@ -161,6 +165,9 @@ func compileRules(rs []Rule) ([]*compiledRule, error) {
 		}
 		if c.body, err = re(r.ID, "body", r.Body); err != nil {
 			return nil, err
+		}
+		if r.Body != "" {
+			c.bodyLits = requiredLiterals(r.Body)
 		}
 		if c.cookie, err = re(r.ID, "cookie", r.Cookie); err != nil {
 			return nil, err
@@ -355,6 +362,9 @@ func (r *compiledRule) match(f *facts, x *flow.Exchange) (int, []string, bool) {
 		ev = append(ev, "cookie "+hit+" set")
 	}
 	if r.body != nil {
+		if r.bodyLits != nil && !f.mayContain(r.bodyLits) {
+			return 0, nil, false
+		}
 		loc := r.body.FindStringIndex(f.body)
 		if loc == nil {
 			return 0, nil, false
@@ -402,4 +412,68 @@ func codeEvidence(c string) string {
 		return "error.status=" + v
 	}
 	return ns + "=" + v
+}
+
+// requiredLiterals returns lower-case strings one of which must occur
+// (case-insensitively) in any text the regexp matches, or nil when it cannot
+// tell (an alternative without a literal, such as \A\s*\z).
+func requiredLiterals(expr string) []string {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	lits, ok := literalsOf(re.Simplify())
+	if !ok {
+		return nil
+	}
+	return lits
+}
+
+func literalsOf(re *syntax.Regexp) ([]string, bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if len(re.Rune) < 2 {
+			return nil, false
+		}
+		return []string{strings.ToLower(string(re.Rune))}, true
+	case syntax.OpCapture:
+		return literalsOf(re.Sub[0])
+	case syntax.OpPlus:
+		return literalsOf(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return literalsOf(re.Sub[0])
+		}
+		return nil, false
+	case syntax.OpConcat:
+		// Any one part's requirement holds for the whole: take the part
+		// whose shortest literal is longest.
+		var best []string
+		bestLen := 0
+		for _, sub := range re.Sub {
+			lits, ok := literalsOf(sub)
+			if !ok {
+				continue
+			}
+			short := len(lits[0])
+			for _, l := range lits {
+				short = min(short, len(l))
+			}
+			if short > bestLen {
+				best, bestLen = lits, short
+			}
+		}
+		return best, best != nil
+	case syntax.OpAlternate:
+		var all []string
+		for _, sub := range re.Sub {
+			lits, ok := literalsOf(sub)
+			if !ok {
+				return nil, false
+			}
+			all = append(all, lits...)
+		}
+		return all, len(all) > 0
+	}
+	return nil, false
 }
