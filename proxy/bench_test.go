@@ -1,0 +1,265 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/elazarl/goproxy"
+
+	"github.com/oauthproxy/oauthproxy/certs"
+	"github.com/oauthproxy/oauthproxy/flow"
+)
+
+// tokenHandler answers POST /token like the shared benchmark upstream: a
+// 1024-byte JSON body.
+func tokenHandler() http.Handler {
+	body := `{"access_token":"` + strings.Repeat("a", 1024-len(`{"access_token":"","token_type":"Bearer"}`)) + `","token_type":"Bearer"}`
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		io.WriteString(w, body)
+	})
+}
+
+// bareGoproxy is the shared benchmark's anchor: goproxy MITM with the
+// same CA and leaf cache, no recording.
+func bareGoproxy(b *testing.B, ca *certs.CA, roots *x509.CertPool) string {
+	b.Helper()
+	m := certs.NewMinter(ca, 0)
+	p := goproxy.NewProxyHttpServer()
+	p.Logger = log.New(io.Discard, "", 0)
+	p.KeepAcceptEncoding = true
+	p.Tr = &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		MaxIdleConnsPerHost:   256,
+		DisableCompression:    true,
+		ResponseHeaderTimeout: 60 * time.Second,
+		TLSNextProto:          map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+	mitm := &goproxy.ConnectAction{Action: goproxy.ConnectMitm, TLSConfig: func(host string, _ *goproxy.ProxyCtx) (*tls.Config, error) {
+		return m.TLSConfig(host), nil
+	}}
+	p.OnRequest().HandleConnectFunc(func(host string, _ *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) { return mitm, host })
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	b.Cleanup(func() { srv.Close() })
+	return l.Addr().String()
+}
+
+// BenchmarkKeepAlive: POST /token through an intercepted keep-alive
+// tunnel, for oauthproxy (recording every exchange into a sink that drops
+// it) and for bare goproxy configured like the shared benchmark's anchor.
+// Compare the two ns/op (client and upstream run in-process too, so the
+// ratio understates the proxy's own difference).
+func BenchmarkKeepAlive(b *testing.B) {
+	up := newUpstream(b, tokenHandler(), false)
+	ca := proxyCA(b)
+	form := "grant_type=client_credentials&client_id=bench&client_secret=s3cret"
+	run := func(b *testing.B, proxyAddr string) {
+		pool := x509.NewCertPool()
+		pool.AddCert(ca.Cert)
+		tr := &http.Transport{
+			Proxy:           http.ProxyURL(&url.URL{Scheme: "http", Host: proxyAddr}),
+			TLSClientConfig: &tls.Config{RootCAs: pool},
+		}
+		defer tr.CloseIdleConnections()
+		c := &http.Client{Transport: tr}
+		b.ReportAllocs()
+		b.ResetTimer()
+		cpu0 := cpuTime()
+		for i := 0; i < b.N; i++ {
+			resp, err := c.Post(up.URL+"/token", "application/x-www-form-urlencoded", strings.NewReader(form))
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Fatalf("status %d", resp.StatusCode)
+			}
+		}
+		b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+	}
+	b.Run("oauthproxy", func(b *testing.B) {
+		var n int64
+		var mu sync.Mutex
+		p := startProxy(b, Options{RootCAs: rootsOf(up), Sink: flow.SinkFunc(func(*flow.Exchange) { mu.Lock(); n++; mu.Unlock() })})
+		run(b, p.addr)
+		b.StopTimer()
+		// The last exchange reaches the sink when the proxy closes its
+		// body, which may be just after the client read it.
+		got := func() int64 { mu.Lock(); defer mu.Unlock(); return n }
+		for deadline := time.Now().Add(waitLimit); got() < int64(b.N) && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		if got() != int64(b.N) {
+			b.Errorf("sink got %d exchanges, want %d", got(), b.N)
+		}
+	})
+	b.Run("goproxy", func(b *testing.B) { run(b, bareGoproxy(b, ca, rootsOf(up))) })
+}
+
+// BenchmarkKeepAliveParallel: like BenchmarkKeepAlive with 32 client
+// connections at once (the shared benchmark's phase ii).
+func BenchmarkKeepAliveParallel(b *testing.B) {
+	up := newUpstream(b, tokenHandler(), false)
+	ca := proxyCA(b)
+	b.Run("oauthproxy", func(b *testing.B) {
+		p := startProxy(b, Options{RootCAs: rootsOf(up), Sink: nopSink{}})
+		runParallelClients(b, p.addr, up.URL, ca)
+	})
+	b.Run("goproxy", func(b *testing.B) { runParallelClients(b, bareGoproxy(b, ca, rootsOf(up)), up.URL, ca) })
+}
+
+// nopSink drops exchanges.
+type nopSink struct{}
+
+func (nopSink) Handle(*flow.Exchange) {}
+
+// runParallelClients POSTs /token through proxyAddr from 32 keep-alive
+// connections.
+func runParallelClients(b *testing.B, proxyAddr, upURL string, ca *certs.CA) {
+	form := "grant_type=client_credentials&client_id=bench&client_secret=s3cret"
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	tr := &http.Transport{
+		Proxy:               http.ProxyURL(&url.URL{Scheme: "http", Host: proxyAddr}),
+		TLSClientConfig:     &tls.Config{RootCAs: pool},
+		MaxIdleConnsPerHost: 64,
+	}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	b.SetParallelism(16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := c.Post(upURL+"/token", "application/x-www-form-urlencoded", strings.NewReader(form))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
+// BenchmarkNewConn: one new client connection per request (TCP + CONNECT
+// + TLS handshake with the proxy, leaf cached).
+func BenchmarkNewConn(b *testing.B) {
+	up := newUpstream(b, tokenHandler(), false)
+	p := startProxy(b, Options{RootCAs: rootsOf(up), Sink: flow.SinkFunc(func(*flow.Exchange) {})})
+	pool := x509.NewCertPool()
+	pool.AddCert(p.ca.Cert)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tr := &http.Transport{Proxy: http.ProxyURL(p.url), TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true}
+		resp, err := (&http.Client{Transport: tr}).Get(up.URL + "/small")
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
+
+// BenchmarkNewHost: the first request to a never-seen host (a new leaf is
+// minted): hosts are loopback addresses 127.0.0.2.. served by one upstream.
+// The proxy is restarted, untimed, when the hosts run out.
+func BenchmarkNewHost(b *testing.B) {
+	const hosts = 64
+	upCA, err := certs.Generate()
+	if err != nil {
+		b.Fatal(err)
+	}
+	upMinter := certs.NewMinter(upCA, hosts+1)
+	srv := &http.Server{Handler: tokenHandler(), ErrorLog: quietLog()}
+	tlsConf := &tls.Config{GetCertificate: func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		return upMinter.Leaf(h.Conn.LocalAddr().(*net.TCPAddr).IP.String())
+	}}
+	var addrs []string
+	for i := 0; i < hosts; i++ {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.%d:0", i+2))
+		if err != nil {
+			b.Fatal(err)
+		}
+		addrs = append(addrs, l.Addr().String())
+		go srv.Serve(tls.NewListener(l, tlsConf))
+	}
+	b.Cleanup(func() { srv.Close() })
+	roots := x509.NewCertPool()
+	roots.AddCert(upCA.Cert)
+
+	var p *testProxy
+	var stop func()
+	start := func() {
+		s, err := New(Options{CA: proxyCA(b), RootCAs: roots, Listen: "127.0.0.1:0"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		go s.Serve(l)
+		p = &testProxy{Server: s, addr: l.Addr().String(), url: &url.URL{Scheme: "http", Host: l.Addr().String()}, ca: proxyCA(b)}
+		stop = func() { s.Shutdown(b.Context()) }
+	}
+	start()
+	pool := x509.NewCertPool()
+	pool.AddCert(proxyCA(b).Cert)
+	minted := int64(0)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i > 0 && i%hosts == 0 {
+			b.StopTimer()
+			minted += p.Minter().Minted()
+			stop()
+			start()
+			b.StartTimer()
+		}
+		tr := &http.Transport{Proxy: http.ProxyURL(p.url), TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true}
+		resp, err := (&http.Client{Transport: tr}).Get("https://" + addrs[i%hosts] + "/small")
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	b.StopTimer()
+	minted += p.Minter().Minted()
+	stop()
+	b.ReportMetric(float64(minted)/float64(b.N), "mints/op")
+}
+
+// cpuTime is the process's user+system CPU time (client, upstream and
+// proxy together in a benchmark).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

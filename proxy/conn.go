@@ -1,0 +1,222 @@
+package proxy
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Client connection modes. While net/http owns a connection (modeServer)
+// its own ReadHeaderTimeout and IdleTimeout apply. Once goproxy has hijacked
+// it for interception the connection manages its read deadlines itself,
+// request by request: idle between requests, header from the first byte of
+// a request (TLS handshake included) until the recorder sees the request,
+// active while the exchange is relayed. An upgraded (WebSocket) connection
+// has no deadlines.
+const (
+	modeServer  int32 = iota // net/http owns deadlines
+	modePending              // CONNECT being intercepted, until goproxy writes its 200
+	modeIdle                 // between requests in an intercepted tunnel
+	modeHeader               // reading a request header in an intercepted tunnel
+	modeActive               // an exchange in progress in an intercepted tunnel
+	modeRaw                  // upgraded: bytes relayed without deadlines
+)
+
+// listener wraps accepted connections in clientConn and tracks them for Shutdown.
+type listener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	s := l.s
+	cc := &clientConn{
+		Conn:   c,
+		s:      s,
+		id:     "c" + strconv.FormatUint(s.connSeq.Add(1), 10),
+		idle:   s.idle,
+		header: s.header,
+	}
+	s.mu.Lock()
+	s.conns[cc] = struct{}{}
+	s.mu.Unlock()
+	return cc, nil
+}
+
+// clientConn is a client connection accepted by the proxy.
+type clientConn struct {
+	net.Conn
+	s      *Server
+	id     string
+	idle   time.Duration
+	header time.Duration
+
+	mode atomic.Int32
+	// rdl and wdl are the read and write deadlines last set in managed
+	// modes (unix ns; 0 none known, -1 cleared). Only the goroutine reading
+	// (writing) an intercepted tunnel touches rdl (wdl).
+	rdl, wdl  int64
+	hdl       int64 // header deadline of the request being read (unix ns, 0 none)
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// connKey is the context key of the *clientConn in request contexts.
+type connKey struct{}
+
+// connFrom returns the client connection a request arrived on, or nil.
+func connFrom(ctx context.Context) *clientConn {
+	cc, _ := ctx.Value(connKey{}).(*clientConn)
+	return cc
+}
+
+// tunnelInfo is goproxy's per-CONNECT UserData for intercepted tunnels.
+type tunnelInfo struct {
+	conn *clientConn
+}
+
+// manage marks the connection as about to be intercepted. Deadlines are
+// taken over at goproxy's first write (its "200 OK"), which comes after
+// net/http has finished with the connection (hijack aborts net/http's
+// background read by moving the read deadline; taking over earlier would
+// race with that).
+func (c *clientConn) manage() { c.mode.Store(modePending) }
+
+// activate marks the start of an exchange read from an intercepted tunnel.
+func (c *clientConn) activate() {
+	m := c.mode.Load()
+	if m == modeIdle || m == modeHeader {
+		c.mode.CompareAndSwap(m, modeActive)
+	}
+}
+
+// release marks the end of an exchange in an intercepted tunnel.
+func (c *clientConn) release() {
+	c.mode.CompareAndSwap(modeActive, modeIdle)
+}
+
+// upgrade switches an intercepted tunnel to raw relaying (WebSocket).
+func (c *clientConn) upgrade() {
+	if m := c.mode.Load(); m != modeServer {
+		c.mode.Store(modeRaw)
+		_ = c.Conn.SetDeadline(time.Time{})
+	}
+}
+
+// SetReadDeadline passes through and forgets the managed read deadline.
+func (c *clientConn) SetReadDeadline(t time.Time) error {
+	c.rdl = 0
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *clientConn) Read(p []byte) (int, error) {
+	switch c.mode.Load() {
+	case modeIdle:
+		c.idleReadDeadline()
+		n, err := c.Conn.Read(p)
+		if n > 0 && c.mode.CompareAndSwap(modeIdle, modeHeader) {
+			// The header deadline runs from the first byte. It is armed
+			// only if the header needs another read: usually the whole
+			// header came in this one, and no timer is touched.
+			c.hdl = 0
+			if c.header > 0 {
+				c.hdl = time.Now().Add(c.header).UnixNano()
+			}
+		}
+		return n, err
+	case modeHeader:
+		if c.rdl != c.hdl {
+			c.rdl = c.hdl
+			if c.hdl == 0 {
+				_ = c.Conn.SetReadDeadline(time.Time{})
+			} else {
+				_ = c.Conn.SetReadDeadline(time.Unix(0, c.hdl))
+			}
+		}
+	case modeActive:
+		c.idleReadDeadline()
+	}
+	return c.Conn.Read(p)
+}
+
+// idleReadDeadline moves the read deadline to about IdleTimeout from now.
+// Deadlines are coarse: one still more than 3/4 of IdleTimeout away is
+// kept, which saves a timer update on most reads.
+func (c *clientConn) idleReadDeadline() {
+	if c.idle <= 0 {
+		if c.rdl != -1 {
+			c.rdl = -1
+			_ = c.Conn.SetReadDeadline(time.Time{})
+		}
+		return
+	}
+	now := time.Now()
+	if c.rdl > 0 && c.rdl != c.hdl && c.rdl-now.UnixNano() > int64(c.idle)*3/4 {
+		return
+	}
+	dl := now.Add(c.idle)
+	c.rdl = dl.UnixNano()
+	_ = c.Conn.SetReadDeadline(dl)
+}
+
+func (c *clientConn) Write(p []byte) (int, error) {
+	switch c.mode.Load() {
+	case modePending:
+		c.mode.CompareAndSwap(modePending, modeIdle)
+		fallthrough
+	case modeIdle, modeHeader, modeActive:
+		if c.idle > 0 {
+			// Coarse, like idleReadDeadline.
+			now := time.Now()
+			if c.wdl-now.UnixNano() <= int64(c.idle)*3/4 {
+				dl := now.Add(c.idle)
+				c.wdl = dl.UnixNano()
+				_ = c.Conn.SetWriteDeadline(dl)
+			}
+		}
+	}
+	return c.Conn.Write(p)
+}
+
+// Close closes the connection once and forgets it.
+func (c *clientConn) Close() error {
+	c.closeOnce.Do(func() {
+		c.s.mu.Lock()
+		delete(c.s.conns, c)
+		c.s.mu.Unlock()
+		c.closeErr = c.Conn.Close()
+	})
+	return c.closeErr
+}
+
+// CloseWrite half-closes the connection when the underlying one can.
+func (c *clientConn) CloseWrite() error {
+	if hc, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return hc.CloseWrite()
+	}
+	return c.Close()
+}
+
+// checkBasic reports whether header is "Basic base64(want)", comparing the
+// credential in constant time.
+func checkBasic(header string, want []byte) bool {
+	scheme, cred, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "basic") {
+		return false
+	}
+	got, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil {
+		return false
+	}
+	return subtle.ConstantTimeCompare(got, want) == 1
+}

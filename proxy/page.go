@@ -1,0 +1,112 @@
+package proxy
+
+import (
+	"bytes"
+	"crypto/sha256"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/oauthproxy/oauthproxy/certs"
+)
+
+//go:embed assets/ca.html
+var caHTML string
+
+var caTemplate = template.Must(template.New("ca").Parse(caHTML))
+
+// caPage serves the proxy's own page (like mitmproxy's mitm.it): trust
+// instructions and the CA certificate as PEM and DER.
+type caPage struct {
+	pem, der []byte
+	subject  string
+	sha256   string
+}
+
+func newCAPage(ca *certs.CA) *caPage {
+	sum := sha256.Sum256(ca.DER())
+	var fp strings.Builder
+	for i, b := range sum {
+		if i > 0 {
+			fp.WriteByte(':')
+		}
+		fmt.Fprintf(&fp, "%02X", b)
+	}
+	return &caPage{pem: ca.CertPEM, der: ca.DER(), subject: ca.Cert.Subject.CommonName, sha256: fp.String()}
+}
+
+// render returns the status, header and body for a request of method for
+// path; host is the proxy address the client used.
+func (p *caPage) render(method, path, host string) (int, http.Header, []byte) {
+	h := http.Header{"Cache-Control": {"no-store"}, "X-Content-Type-Options": {"nosniff"}}
+	if method != http.MethodGet && method != http.MethodHead {
+		h.Set("Allow", "GET, HEAD")
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		return http.StatusMethodNotAllowed, h, []byte("oauthproxy: only GET and HEAD are served here\n")
+	}
+	switch path {
+	case "/", "/index.html":
+		if host == "" {
+			host = DefaultListen
+		}
+		hostOnly, port, err := net.SplitHostPort(host)
+		if err != nil {
+			hostOnly, port = host, "80"
+		}
+		var buf bytes.Buffer
+		_ = caTemplate.Execute(&buf, map[string]string{
+			"Subject": p.subject, "SHA256": p.sha256, "Proxy": host, "Host": hostOnly, "Port": port,
+		})
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		return http.StatusOK, h, buf.Bytes()
+	case "/ca.pem":
+		h.Set("Content-Type", "application/x-pem-file")
+		h.Set("Content-Disposition", `attachment; filename="oauthproxy-ca.pem"`)
+		return http.StatusOK, h, p.pem
+	case "/ca.der", "/ca.crt", "/ca.cer":
+		h.Set("Content-Type", "application/x-x509-ca-cert")
+		h.Set("Content-Disposition", `attachment; filename="oauthproxy-ca.der"`)
+		return http.StatusOK, h, p.der
+	}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	return http.StatusNotFound, h, []byte("oauthproxy: this is a proxy; see / for its CA certificate\n")
+}
+
+// servePage answers a request addressed to the proxy itself.
+func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
+	host := r.Host
+	if r.URL.IsAbs() {
+		host = r.URL.Host
+	}
+	status, h, body := s.page.render(r.Method, r.URL.Path, host)
+	for k, v := range h {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// response is the page as an *http.Response, for requests to the proxy
+// that arrive inside an intercepted tunnel.
+func (p *caPage) response(req *http.Request) *http.Response {
+	status, h, body := p.render(req.Method, req.URL.Path, req.URL.Host)
+	return &http.Response{
+		Status:        http.StatusText(status),
+		StatusCode:    status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h,
+		Body:          io.NopCloser(bytes.NewReader(body)),
+		ContentLength: int64(len(body)),
+		Request:       req,
+	}
+}
