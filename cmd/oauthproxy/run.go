@@ -1,0 +1,340 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+
+	"github.com/oauthproxy/oauthproxy/capture"
+	"github.com/oauthproxy/oauthproxy/certs"
+	"github.com/oauthproxy/oauthproxy/flow"
+	"github.com/oauthproxy/oauthproxy/inspect"
+	"github.com/oauthproxy/oauthproxy/ledger"
+	"github.com/oauthproxy/oauthproxy/livelog"
+	"github.com/oauthproxy/oauthproxy/proxy"
+)
+
+func init() {
+	register(&command{
+		name:    "run",
+		summary: "start the intercepting proxy (default)",
+		usage:   "[flags]",
+		help: `Start the proxy. Point an app's HTTPS_PROXY at it, trust its CA, and watch
+every exchange in the live log, with OAuth traffic recognised, checked and
+diagnosed. A CA is created in the data directory on first start.
+
+Examples:
+  oauthproxy                                   # 127.0.0.1:8080, console log
+  oauthproxy --log-format json --only-oauth    # one JSON object per OAuth exchange
+  oauthproxy --har session.har                 # also record a redacted HAR
+  oauthproxy --upstream-ca ./staging-ca.pem    # trust a private IdP's CA upstream
+  oauthproxy --listen 0.0.0.0:8080 --allow-remote --proxy-auth user:pass   # in a container`,
+		run: runProxy,
+	})
+}
+
+// commonFlags are the data-dir / CA flags shared by run, ca and env.
+type commonFlags struct {
+	dataDir string
+	caCert  string
+	caKey   string
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.dataDir, "data-dir", "", "directory for the CA, the code ledger and the trust bundle (default $OAUTHPROXY_HOME, else the user config dir + /oauthproxy)")
+	fs.StringVar(&c.caCert, "ca-cert", "", "use this CA certificate (PEM) instead of the generated one; needs --ca-key")
+	fs.StringVar(&c.caKey, "ca-key", "", "private key (PEM: PKCS#8, PKCS#1 or SEC1; ECDSA or RSA) of --ca-cert")
+}
+
+// dir returns the data directory.
+func (c *commonFlags) dir(e *env) (string, error) {
+	if c.dataDir != "" {
+		return c.dataDir, nil
+	}
+	if h := e.getenv("OAUTHPROXY_HOME"); h != "" {
+		return h, nil
+	}
+	d, err := certs.DefaultDir()
+	if err != nil {
+		return "", usagef("no data directory: %v; pass --data-dir", err)
+	}
+	return d, nil
+}
+
+// ca loads or creates the CA. Configuration problems (bad PEM, key
+// permissions) are usage errors: exit 2 with one clear line.
+func (c *commonFlags) ca(e *env) (*certs.CA, string, error) {
+	dir, err := c.dir(e)
+	if err != nil {
+		return nil, "", err
+	}
+	if (c.caCert == "") != (c.caKey == "") {
+		return nil, "", usagef("--ca-cert and --ca-key go together")
+	}
+	var ca *certs.CA
+	if c.caCert != "" {
+		ca, err = certs.Load(c.caCert, c.caKey)
+	} else {
+		ca, err = certs.LoadOrCreate(dir)
+	}
+	if err != nil {
+		return nil, "", exitError{exitUsage, err}
+	}
+	return ca, dir, nil
+}
+
+type runFlags struct {
+	common        commonFlags
+	listen        string
+	upstreamCA    listFlag
+	upstreamProxy string
+	egress        string
+	passthrough   listFlag
+	intercept     listFlag
+	tokenEP       listFlag
+	logFormat     string
+	onlyOAuth     bool
+	verbose       bool
+	har           string
+	harScope      string
+	harUnredacted bool
+	bodyCap       int64
+	allowRemote   bool
+	proxyAuth     string
+	codeLifetime  time.Duration
+	noLedger      bool
+	idleTimeout   time.Duration
+	headerTimeout time.Duration
+	upTimeout     time.Duration
+}
+
+func runProxy(e *env, args []string) error {
+	c := lookup("run")
+	fs := newFlags(e, c)
+	var f runFlags
+	f.common.register(fs)
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address to listen on; non-loopback needs --allow-remote and --proxy-auth")
+	fs.Var(&f.upstreamCA, "upstream-ca", "extra CA (PEM) to trust for upstream servers, besides the system roots and $SSL_CERT_FILE (repeatable)")
+	fs.StringVar(&f.upstreamProxy, "upstream-proxy", "", "send upstream traffic through this proxy (http://host:port); HTTPS_PROXY from the environment is never used")
+	fs.StringVar(&f.egress, "egress-addr", "", "bind upstream connections to this local IP (multi-homed hosts, allowlist tests)")
+	fs.Var(&f.passthrough, "passthrough", "tunnel hosts matching this glob untouched, e.g. '*.apple.com' for certificate-pinned apps (repeatable)")
+	fs.Var(&f.intercept, "intercept", "intercept only hosts matching this glob; tunnel all others (repeatable)")
+	fs.Var(&f.tokenEP, "token-endpoint", "treat this URL as a token endpoint, in addition to those learned from discovery (repeatable)")
+	fs.StringVar(&f.logFormat, "log-format", "console", "live log format: console or json (one object per exchange)")
+	fs.BoolVar(&f.onlyOAuth, "only-oauth", false, "log only OAuth exchanges")
+	fs.BoolVar(&f.verbose, "verbose", false, "also print fixes of info findings and rule sources")
+	fs.StringVar(&f.har, "har", "", "record exchanges to this HAR 1.2 file (secrets redacted); a journal beside it survives crashes")
+	fs.StringVar(&f.harScope, "har-scope", "all", "what --har records: all or oauth")
+	fs.BoolVar(&f.harUnredacted, "har-unredacted", false, "DANGER: write raw secrets (client secrets, codes, tokens, cookies) into the HAR")
+	fs.Int64Var(&f.bodyCap, "body-cap", 1<<20, "bytes of each body kept for inspection and capture")
+	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow listening on a non-loopback address (requires --proxy-auth)")
+	fs.StringVar(&f.proxyAuth, "proxy-auth", "", "require Proxy-Authorization Basic USER:PASS from clients (default $OAUTHPROXY_PROXY_AUTH)")
+	fs.DurationVar(&f.codeLifetime, "code-lifetime", 5*time.Minute, "report authorization codes older than this when exchanged (code-stale)")
+	fs.BoolVar(&f.noLedger, "no-ledger", false, "keep the code ledger in memory only (reuse is then not caught across restarts)")
+	fs.DurationVar(&f.idleTimeout, "idle-timeout", 120*time.Second, "close idle client connections after this long")
+	fs.DurationVar(&f.headerTimeout, "header-timeout", 30*time.Second, "time a client has to send request headers")
+	fs.DurationVar(&f.upTimeout, "upstream-timeout", 60*time.Second, "time to wait for upstream response headers")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if f.proxyAuth == "" {
+		// From the environment so it does not show in ps (the Docker image uses this).
+		f.proxyAuth = e.getenv("OAUTHPROXY_PROXY_AUTH")
+	}
+	if f.proxyAuth != "" && !strings.Contains(f.proxyAuth, ":") {
+		return usagef("--proxy-auth: want USER:PASS")
+	}
+	format, err := livelog.ParseFormat(f.logFormat)
+	if err != nil {
+		return usagef("--log-format %q: want console or json", f.logFormat)
+	}
+	var scope capture.Scope
+	switch f.harScope {
+	case "all":
+		scope = capture.ScopeAll
+	case "oauth":
+		scope = capture.ScopeOAuth
+	default:
+		return usagef("--har-scope %q: want all or oauth", f.harScope)
+	}
+	if f.harUnredacted && f.har == "" {
+		return usagef("--har-unredacted needs --har FILE")
+	}
+	var upProxy *url.URL
+	if f.upstreamProxy != "" {
+		upProxy, err = url.Parse(f.upstreamProxy)
+		if err != nil || upProxy.Host == "" {
+			return usagef("--upstream-proxy %q: want a URL like http://host:port", f.upstreamProxy)
+		}
+	}
+	if f.egress != "" && net.ParseIP(f.egress) == nil {
+		return usagef("--egress-addr %q: want an IP address", f.egress)
+	}
+	for _, ep := range f.tokenEP {
+		if u, err := url.Parse(ep); err != nil || u.Host == "" {
+			return usagef("--token-endpoint %q: want an absolute URL", ep)
+		}
+	}
+
+	ca, dir, err := f.common.ca(e)
+	if err != nil {
+		return err
+	}
+	roots, err := certs.LoadPool(f.upstreamCA...)
+	if err != nil {
+		return exitError{exitUsage, err}
+	}
+
+	// Internal events (listener errors, client TLS failures) go to stderr.
+	isTTY := isTerminal(e.stderr)
+	var internal zerolog.Logger
+	if format == livelog.FormatJSON {
+		internal = zerolog.New(e.stderr).With().Timestamp().Logger()
+	} else {
+		internal = zerolog.New(zerolog.ConsoleWriter{Out: e.stderr, NoColor: !isTTY, TimeFormat: "15:04:05"}).With().Timestamp().Logger()
+	}
+
+	var led inspect.Ledger
+	if !f.noLedger {
+		l, err := ledger.Open(filepath.Join(dir, "ledger.jsonl"), ledger.Options{})
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		led = l
+	}
+	insp := inspect.New(inspect.Options{TokenEndpoints: f.tokenEP, Ledger: led, CodeLifetime: f.codeLifetime})
+	live := livelog.New(livelog.Options{Out: e.stdout, Format: format, Color: isTerminal(e.stdout), OnlyOAuth: f.onlyOAuth, Verbose: f.verbose})
+
+	chain := flow.Chain{insp, live}
+	var har *capture.Writer
+	if f.har != "" {
+		har, err = capture.NewWriter(f.har, capture.WriterOptions{Unredacted: f.harUnredacted, BodyCap: f.bodyCap, Scope: scope, Creator: version})
+		if err != nil {
+			return err
+		}
+		chain = append(chain, har)
+	}
+
+	srv, err := proxy.New(proxy.Options{
+		Listen:          f.listen,
+		CA:              ca,
+		RootCAs:         roots,
+		UpstreamProxy:   upProxy,
+		EgressAddr:      f.egress,
+		Passthrough:     f.passthrough,
+		Intercept:       f.intercept,
+		ProxyAuth:       f.proxyAuth,
+		AllowRemote:     f.allowRemote,
+		BodyCap:         f.bodyCap,
+		IdleTimeout:     f.idleTimeout,
+		HeaderTimeout:   f.headerTimeout,
+		UpstreamTimeout: f.upTimeout,
+		Sink:            &flow.Serial{Next: chain},
+		Logger:          internal,
+	})
+	if err != nil {
+		return exitError{exitUsage, err}
+	}
+
+	ctx, stop := context.WithCancel(e.ctx)
+	defer stop()
+	ready := make(chan net.Addr, 1)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe(ctx) }()
+	go func() {
+		for i := 0; i < 200; i++ {
+			if a := srv.Addr(); a != nil {
+				ready <- a
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	select {
+	case err := <-errc:
+		closeHAR(e, har)
+		if err != nil {
+			return exitError{exitUsage, err}
+		}
+		return nil
+	case addr := <-ready:
+		banner(e, addr, ca, dir, f, format)
+	}
+	err = <-errc
+	stop()
+	fmt.Fprintln(e.stderr, "oauthproxy: shutting down")
+	if herr := closeHAR(e, har); err == nil {
+		err = herr
+	}
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+func closeHAR(e *env, har *capture.Writer) error {
+	if har == nil {
+		return nil
+	}
+	if err := har.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "oauthproxy: wrote %d exchanges to the HAR file\n", har.Count())
+	return nil
+}
+
+func banner(e *env, addr net.Addr, ca *certs.CA, dir string, f runFlags, format livelog.Format) {
+	w := e.stderr
+	fmt.Fprintf(w, "oauthproxy %s listening on http://%s\n", version, addr)
+	caPath := ca.CertFile
+	if caPath == "" {
+		caPath = "(in memory)"
+	}
+	fmt.Fprintf(w, "  CA certificate: %s\n", caPath)
+	fmt.Fprintf(w, "  route a shell through it:  eval \"$(oauthproxy env --listen %s%s)\"\n", addr, dataDirArg(f.common))
+	fmt.Fprintf(w, "  CA download and trust help: http://%s/\n", addr)
+	if f.har != "" {
+		fmt.Fprintf(w, "  recording to %s (journal %s.journal)\n", f.har, f.har)
+	}
+	if f.harUnredacted {
+		fmt.Fprintf(w, "\n  !!! --har-unredacted: %s WILL CONTAIN RAW SECRETS (client secrets, codes, tokens, cookies).\n  !!! Do not attach it to a bug report or share it.\n\n", f.har)
+	}
+	if format == livelog.FormatConsole {
+		fmt.Fprintln(w, "  press Ctrl-C to stop")
+	}
+}
+
+func dataDirArg(c commonFlags) string {
+	if c.dataDir == "" {
+		return ""
+	}
+	return " --data-dir " + shellQuote(c.dataDir)
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == ':' || r == '@' || r == '+' || r == ',' || r == '=' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z'))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
