@@ -86,3 +86,25 @@ func TestChainAndSerial(t *testing.T) {
 		t.Errorf("Serial let %d handlers run at once, want 1", maxActive)
 	}
 }
+
+func TestQueue(t *testing.T) {
+	var got []string
+	q := NewQueue(SinkFunc(func(x *Exchange) { got = append(got, x.ID) }), 4)
+	for i := 0; i < 100; i++ {
+		q.Handle(&Exchange{ID: string(rune('a' + i%26))})
+	}
+	q.Close()
+	if len(got) != 100 {
+		t.Fatalf("handled %d exchanges, want 100", len(got))
+	}
+	for i, id := range got {
+		if want := string(rune('a' + i%26)); id != want {
+			t.Fatalf("exchange %d: got %s, want %s (order lost)", i, id, want)
+		}
+	}
+	q.Handle(&Exchange{ID: "late"}) // after Close: handled directly, no panic
+	if got[len(got)-1] != "late" {
+		t.Errorf("exchange after Close was not handled")
+	}
+	q.Close() // idempotent
+}

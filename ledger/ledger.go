@@ -157,14 +157,26 @@ func (l *Ledger) Record(u inspect.Use) {
 	if l.closed {
 		return
 	}
+	if old, ok := l.live(key{u.Kind, u.Fingerprint}); ok && !u.Time.Before(old.Time) && (old.Rotated || !u.Rotated) {
+		// A later use of a known credential changes nothing: the first use
+		// is what reuse is reported against. No I/O on the reuse path.
+		return
+	}
 	// Pick up other processes' records first so the first use wins across them.
 	if err := l.refresh(); err != nil {
 		l.err = err
 	}
 	l.merge(u)
+	before := l.off
 	if _, err := l.f.Write(line); err != nil {
 		l.err = fmt.Errorf("ledger: append to %s: %w", l.path, err)
 		return
+	}
+	// If the file ends right after our line, nobody else appended since the
+	// refresh: skip reading our own line back.
+	if fi, err := l.f.Stat(); err == nil && fi.Size() == before+int64(len(line)) {
+		l.off = fi.Size()
+		l.lines++
 	}
 	// Our own line is read back by the next refresh; merging it is idempotent.
 	if l.lines+1 > 2*l.opts.MaxEntries || l.off+int64(len(line)) > l.opts.MaxBytes {

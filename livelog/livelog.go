@@ -288,7 +288,7 @@ func (l *Logger) console(b *bytes.Buffer, x *flow.Exchange) {
 	b.WriteByte('\n')
 	if x.Error != "" {
 		b.WriteString("  ")
-		l.paint(b, red, "upstream error: "+redact.Text(x.Error))
+		l.paint(b, red, "upstream error: "+redact.Text(strings.TrimPrefix(x.Error, "oauthproxy: ")))
 		b.WriteByte('\n')
 	}
 	for _, f := range x.OAuth.Findings {

@@ -38,6 +38,7 @@ import (
 
 	"github.com/oauthproxy/oauthproxy/certs"
 	"github.com/oauthproxy/oauthproxy/flow"
+	"github.com/oauthproxy/oauthproxy/redact"
 )
 
 // Defaults applied by New to zero Options fields.
@@ -454,6 +455,11 @@ func (g goproxyLogger) Printf(format string, v ...any) {
 	if i := strings.Index(msg, "WARN: "); i >= 0 && i < 12 {
 		msg = msg[i+len("WARN: "):]
 	}
+	if strings.Contains(msg, "use of closed network connection") {
+		return // a tunnel closed by shutdown or by the idle timeout: not news
+	}
+	// goproxy may quote a request or URL: never log a secret from it.
+	msg = redact.Text(msg)
 	if strings.HasPrefix(msg, "Cannot handshake client") {
 		e = e.Str("hint", "the client rejected the intercepted TLS connection, most likely because it does not trust the oauthproxy CA; open the proxy's address in a browser for how to trust it, or list the host in --passthrough")
 	}
@@ -466,7 +472,7 @@ type httpLogWriter struct{ l zerolog.Logger }
 
 func (h httpLogWriter) Write(p []byte) (int, error) {
 	if e := h.l.Warn(); e != nil {
-		e.Str("component", "proxy").Msg(strings.TrimSpace(string(p)))
+		e.Str("component", "proxy").Msg(redact.Text(strings.TrimSpace(string(p))))
 	}
 	return len(p), nil
 }

@@ -444,25 +444,75 @@ func Text(s string) string {
 	if s == "" {
 		return s
 	}
-	s = textParamRE.ReplaceAllStringFunc(s, func(m string) string {
-		k, v, _ := strings.Cut(m, "=")
-		if !IsSecretParam(k) {
-			return m
+	// Cheap checks first: each pattern needs a marker to match at all, and
+	// most texts (finding messages, evidence) have none or only fingerprints.
+	if strings.IndexByte(s, '=') >= 0 && hasSecretPair(s) {
+		s = textParamRE.ReplaceAllStringFunc(s, textParam)
+	}
+	if containsFold(s, "bearer") || containsFold(s, "basic") || containsFold(s, "dpop") {
+		s = bearerRE.ReplaceAllStringFunc(s, textCredential)
+	}
+	if strings.Contains(s, "eyJ") {
+		s = jwtRE.ReplaceAllStringFunc(s, Fingerprint)
+	}
+	return s
+}
+
+// hasSecretPair reports whether s has "name=" for a secret parameter name
+// whose value is not already a fingerprint.
+func hasSecretPair(s string) bool {
+	for i := strings.IndexByte(s, '='); i >= 0; {
+		j := i
+		for j > 0 && isNameByte(s[j-1]) {
+			j--
 		}
-		if dv, err := url.QueryUnescape(v); err == nil {
-			v = dv
+		if j < i && IsSecretParam(s[j:i]) && !strings.HasPrefix(s[i+1:], "redacted:") && !strings.HasPrefix(s[i+1:], "redacted%3A") {
+			return true
 		}
-		return k + "=" + Param(k, v)
-	})
-	s = bearerRE.ReplaceAllStringFunc(s, func(m string) string {
-		i := strings.IndexAny(m, " \t")
-		scheme, cred := m[:i], strings.TrimSpace(m[i:])
-		if strings.HasPrefix(cred, "redacted:") || strings.HasPrefix(strings.ToLower(cred), "realm") {
-			return m
+		k := strings.IndexByte(s[i+1:], '=')
+		if k < 0 {
+			break
 		}
-		return scheme + " " + Fingerprint(cred)
-	})
-	return jwtRE.ReplaceAllStringFunc(s, Fingerprint)
+		i += 1 + k
+	}
+	return false
+}
+
+func isNameByte(c byte) bool {
+	return c == '_' || c == '-' || c == '.' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// containsFold is strings.Contains ignoring ASCII case, without
+// allocating; sub must be lower-case ASCII letters.
+func containsFold(s, sub string) bool {
+	n := len(sub)
+	c := sub[0] | 0x20 // sub is lower-case ASCII
+	for i := 0; i+n <= len(s); i++ {
+		if s[i]|0x20 == c && strings.EqualFold(s[i:i+n], sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func textParam(m string) string {
+	k, v, _ := strings.Cut(m, "=")
+	if !IsSecretParam(k) {
+		return m
+	}
+	if dv, err := url.QueryUnescape(v); err == nil {
+		v = dv
+	}
+	return k + "=" + Param(k, v)
+}
+
+func textCredential(m string) string {
+	i := strings.IndexAny(m, " \t")
+	scheme, cred := m[:i], strings.TrimSpace(m[i:])
+	if strings.HasPrefix(cred, "redacted:") || strings.HasPrefix(strings.ToLower(cred), "realm") {
+		return m
+	}
+	return scheme + " " + Fingerprint(cred)
 }
 
 // Display shows any value, raw or already redacted, without revealing it:

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -217,7 +218,11 @@ func runProxy(e *env, args []string) error {
 		led = l
 	}
 	insp := inspect.New(inspect.Options{TokenEndpoints: f.tokenEP, Ledger: led, CodeLifetime: f.codeLifetime})
-	live := livelog.New(livelog.Options{Out: e.stdout, Format: format, Color: isTerminal(e.stdout), OnlyOAuth: f.onlyOAuth, Verbose: f.verbose})
+	// The log is written by its own goroutine: under load many lines share
+	// one write, and no exchange waits on a slow terminal.
+	logOut := livelog.NewAsyncWriter(e.stdout)
+	defer logOut.Close()
+	live := livelog.New(livelog.Options{Out: logOut, Format: format, Color: isTerminal(e.stdout), OnlyOAuth: f.onlyOAuth, Verbose: f.verbose})
 
 	chain := flow.Chain{insp, live}
 	var har *capture.Writer
@@ -228,6 +233,11 @@ func runProxy(e *env, args []string) error {
 		}
 		chain = append(chain, har)
 	}
+
+	// Inspection correlates exchanges, so they reach it one at a time and in
+	// order, from one goroutine: connections never wait on each other.
+	queue := flow.NewQueue(chain, 0)
+	defer queue.Close()
 
 	srv, err := proxy.New(proxy.Options{
 		Listen:          f.listen,
@@ -243,11 +253,20 @@ func runProxy(e *env, args []string) error {
 		IdleTimeout:     f.idleTimeout,
 		HeaderTimeout:   f.headerTimeout,
 		UpstreamTimeout: f.upTimeout,
-		Sink:            &flow.Serial{Next: chain},
+		Sink:            queue,
 		Logger:          internal,
 	})
 	if err != nil {
 		return exitError{exitUsage, err}
+	}
+
+	if path := e.getenv("OAUTHPROXY_CPUPROFILE"); path != "" {
+		// For performance work: a CPU profile of the whole run.
+		stopProfile, err := startCPUProfile(path)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
 	}
 
 	ctx, stop := context.WithCancel(e.ctx)
@@ -266,6 +285,7 @@ func runProxy(e *env, args []string) error {
 	}()
 	select {
 	case err := <-errc:
+		queue.Close()
 		closeHAR(e, har)
 		if err != nil {
 			return exitError{exitUsage, err}
@@ -276,6 +296,8 @@ func runProxy(e *env, args []string) error {
 	}
 	err = <-errc
 	stop()
+	queue.Close()
+	logOut.Close()
 	fmt.Fprintln(e.stderr, "oauthproxy: shutting down")
 	if herr := closeHAR(e, har); err == nil {
 		err = herr
@@ -337,4 +359,16 @@ func shellQuote(s string) string {
 func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
