@@ -319,3 +319,18 @@ func TestVersion(t *testing.T) {
 }
 
 var _ = io.Discard
+
+func TestFlagsAfterArguments(t *testing.T) {
+	har := filepath.Join("..", "..", "capture", "testdata", "chrome.har")
+	code, out, stderr := run(t, "", "analyze", har, "--format", "json", "--quiet")
+	if code != 0 {
+		t.Fatalf("analyze FILE --format json: exit %d: %s", code, stderr)
+	}
+	if !strings.HasPrefix(out, "{") || stderr != "" {
+		t.Errorf("flags after the file were not applied: stdout %.60q, stderr %q", out, stderr)
+	}
+	code, _, stderr = run(t, "", "analyze", "--", "--not-a-flag.har")
+	if code != exitFailure || !strings.Contains(stderr, "--not-a-flag.har") {
+		t.Errorf("after --, an argument that looks like a flag is a file: exit %d, stderr %q", code, stderr)
+	}
+}
