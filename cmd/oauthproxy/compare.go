@@ -171,7 +171,7 @@ func runReplay(e *env, args []string) error {
 	}
 	sel, err := replay.Select(xs, opts)
 	if err != nil {
-		return usagef("%v", err)
+		return usagef("%s", strings.TrimPrefix(err.Error(), "replay: "))
 	}
 	live := livelog.New(livelog.Options{Out: e.stdout, Format: fmtOut, Color: isTerminal(e.stdout)})
 	failed := 0
@@ -179,7 +179,7 @@ func runReplay(e *env, args []string) error {
 		nx, err := replay.Send(context.Background(), x, opts)
 		if err != nil {
 			failed++
-			fmt.Fprintf(e.stderr, "oauthproxy replay: %v\n", err)
+			fmt.Fprintf(e.stderr, "oauthproxy %v\n", err) // err starts with "replay: "
 			continue
 		}
 		insp.Inspect(nx)
