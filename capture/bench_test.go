@@ -3,7 +3,6 @@ package capture
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -172,7 +171,7 @@ func BenchmarkPlainDecode(b *testing.B) {
 		}
 		f.Close()
 		if len(doc.Log.Entries) != n {
-			b.Fatal(fmt.Sprintf("decoded %d entries, want %d", len(doc.Log.Entries), n))
+			b.Fatalf("decoded %d entries, want %d", len(doc.Log.Entries), n)
 		}
 	}
 }

@@ -575,7 +575,7 @@ func headerValue(name string, vs []string) string {
 func cookieNames(name string, vs []string) string {
 	var ns []string
 	for _, v := range vs {
-		parts := []string{v}
+		var parts []string
 		if name == "Cookie" {
 			parts = strings.Split(v, ";")
 		} else {

@@ -478,7 +478,6 @@ type proxyProc struct {
 	exited   bool
 	stopped  bool
 	outWG    sync.WaitGroup
-	startErr error
 }
 
 // freePort returns a loopback port that was free a moment ago.

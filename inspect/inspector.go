@@ -483,12 +483,3 @@ func (f *fifo[V]) put(k string, v V) {
 }
 
 func (f *fifo[V]) len() int { return len(f.m) }
-
-// each calls fn for entries from newest to oldest until fn returns false.
-func (f *fifo[V]) each(fn func(V) bool) {
-	for i := len(f.keys) - 1; i >= 0; i-- {
-		if v, ok := f.m[f.keys[i]]; ok && !fn(v) {
-			return
-		}
-	}
-}

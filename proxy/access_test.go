@@ -336,7 +336,7 @@ func TestUpstreamProxy(t *testing.T) {
 			plains.Add(1)
 			resp, err := http.DefaultTransport.(*http.Transport).Clone().RoundTrip(r.WithContext(r.Context()))
 			if err != nil {
-				http.Error(w, err.Error(), 502)
+				http.Error(w, err.Error(), http.StatusBadGateway)
 				return
 			}
 			defer resp.Body.Close()
@@ -350,7 +350,7 @@ func TestUpstreamProxy(t *testing.T) {
 		connects.Add(1)
 		dst, err := net.Dial("tcp", r.Host)
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		defer dst.Close()

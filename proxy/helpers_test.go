@@ -330,15 +330,6 @@ func closedPort(t testing.TB) string {
 	return addr
 }
 
-func containsAll(s string, subs ...string) bool {
-	for _, sub := range subs {
-		if !strings.Contains(s, sub) {
-			return false
-		}
-	}
-	return true
-}
-
 func quietLog() *log.Logger { return log.New(io.Discard, "", 0) }
 
 // newUpstreamOwnCA starts an HTTPS server whose certificate (for

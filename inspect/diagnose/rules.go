@@ -5,7 +5,6 @@ import "github.com/oauthproxy/oauthproxy/flow"
 // Label sets used by rules.
 var (
 	browserLabels = []flow.Label{flow.LabelAuthorize, flow.LabelCallback}
-	statusDenied  = []int{401, 403}
 )
 
 // Regexp fragments used by several rules.
