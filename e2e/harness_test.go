@@ -469,15 +469,15 @@ type proxyProc struct {
 	t    *testing.T
 	done chan struct{} // closed when the process exited and its output was read
 
-	mu       sync.Mutex
-	changed  chan struct{} // closed and replaced whenever output arrives
-	stdout   []string
-	entries  []logEntry
-	stderr   bytes.Buffer
-	exitErr  error
-	exited   bool
-	stopped  bool
-	outWG    sync.WaitGroup
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced whenever output arrives
+	stdout  []string
+	entries []logEntry
+	stderr  bytes.Buffer
+	exitErr error
+	exited  bool
+	stopped bool
+	outWG   sync.WaitGroup
 }
 
 // freePort returns a loopback port that was free a moment ago.
