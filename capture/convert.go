@@ -127,7 +127,7 @@ func EntryFromExchange(x *flow.Exchange, opts WriterOptions) Entry {
 		data, cut := capBody(rs.Body.Data, bodyCap)
 		e.Response = Response{
 			Status:      rs.Status,
-			StatusText:  http.StatusText(rs.Status),
+			StatusText:  orDefault(rs.Reason, http.StatusText(rs.Status)),
 			HTTPVersion: orDefault(rs.Proto, "HTTP/1.1"),
 			Cookies:     responseCookies(rs.Header),
 			Headers:     headerList(rs.Header),

@@ -573,7 +573,7 @@ func ExchangeFromEntry(e *Entry, index int) (*flow.Exchange, error) {
 	ext := e.OAuthProxy
 	rs := &e.Response
 	if rs.Status > 0 || len(rs.Headers) > 0 {
-		resp := &flow.Response{Status: rs.Status, Proto: normProto(rs.HTTPVersion)}
+		resp := &flow.Response{Status: rs.Status, Reason: flow.ReasonOf(fmt.Sprint(rs.Status)+" "+rs.StatusText, rs.Status), Proto: normProto(rs.HTTPVersion)}
 		rh, rp := harHeaders(rs.Headers)
 		resp.Header = rh
 		if resp.Status == 0 {

@@ -8,6 +8,7 @@ package flow
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -47,7 +48,11 @@ type Request struct {
 
 // Response is the response as upstream sent it.
 type Response struct {
-	Status int         `json:"status"`
+	Status int `json:"status"`
+	// Reason is the reason phrase of an HTTP/1.x status line when it is not
+	// the standard one for Status ("403 Ip Forbidden"); "" otherwise. Some
+	// gateways say what blocked a request only there.
+	Reason string      `json:"reason,omitempty"`
 	Proto  string      `json:"proto"`
 	Header http.Header `json:"header"`
 	// Trailer holds HTTP trailers, if any.
@@ -241,4 +246,15 @@ func (s *Serial) Handle(x *Exchange) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.Next.Handle(x)
+}
+
+// ReasonOf returns the reason phrase of an HTTP status line such as
+// "403 Ip Forbidden" when it differs from the standard text for the code,
+// and "" otherwise.
+func ReasonOf(status string, code int) string {
+	_, reason, ok := strings.Cut(status, " ")
+	if !ok || reason == "" || strings.EqualFold(reason, http.StatusText(code)) {
+		return ""
+	}
+	return reason
 }

@@ -105,7 +105,7 @@ func (rt recorder) RoundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Re
 		return errorResponse(req, http.StatusBadGateway, msg, status), nil
 	}
 
-	x.Response = &flow.Response{Status: resp.StatusCode, Proto: resp.Proto, Header: resp.Header}
+	x.Response = &flow.Response{Status: resp.StatusCode, Reason: flow.ReasonOf(resp.Status, resp.StatusCode), Proto: resp.Proto, Header: resp.Header}
 	if resp.TLS != nil {
 		setTLSFacts(&x.Conn, resp.TLS)
 	}

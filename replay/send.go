@@ -161,7 +161,7 @@ func Send(ctx context.Context, x *flow.Exchange, opts Options) (*flow.Exchange, 
 		}
 	}
 	b.Data = data
-	nx.Response = &flow.Response{Status: resp.StatusCode, Proto: resp.Proto, Header: resp.Header.Clone(), Body: b}
+	nx.Response = &flow.Response{Status: resp.StatusCode, Reason: flow.ReasonOf(resp.Status, resp.StatusCode), Proto: resp.Proto, Header: resp.Header.Clone(), Body: b}
 	if len(resp.Trailer) > 0 {
 		nx.Response.Trailer = resp.Trailer.Clone()
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -255,5 +256,54 @@ func TestOrdinaryAPIsNoDiagnosis(t *testing.T) {
 	}
 	if strings.Contains(p.stdout.String(), "hunter2") {
 		t.Error("the password of a form POST appears in the log")
+	}
+}
+
+// TestReasonPhraseThroughProxy: a gateway that says why it blocked a
+// request only in its status line ("HTTP/1.1 403 Ip Forbidden", Azure App
+// Service access restrictions) is diagnosed from it.
+func TestReasonPhraseThroughProxy(t *testing.T) {
+	up := newUpstream(t, http.NotFoundHandler())
+	up.Close() // only its certificate and CA are used: a raw server answers
+	l, err := tls.Listen("tcp", "127.0.0.1:0", up.TLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				req, err := http.ReadRequest(br)
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, req.Body)
+				io.WriteString(c, "HTTP/1.1 403 Ip Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+			}()
+		}
+	}()
+	dir := t.TempDir()
+	p := startProxy(t, "--data-dir", dir, "--upstream-ca", up.caFile, "--log-format", "json", "--no-ledger")
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"c"}, "client_secret": {"s"}}
+	req, _ := http.NewRequest("POST", "https://"+l.Addr().String()+"/oauth2/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := p.client(t, dir).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Status != "403 Ip Forbidden" {
+		t.Errorf("client got status %q, want the upstream's reason phrase kept", resp.Status)
+	}
+	rec := p.waitRecords(t, 1)[0]
+	d, _ := rec["diagnosis"].(map[string]any)
+	if d["cause"] != "ip-not-allowlisted" || d["category"] != "network" {
+		t.Errorf("diagnosis %v, want network/ip-not-allowlisted", d)
 	}
 }

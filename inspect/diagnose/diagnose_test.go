@@ -154,6 +154,11 @@ func TestResponses(t *testing.T) {
 			CauseWAFF5, flow.CategoryNetwork, High, "The requested URL was rejected"},
 		{"Akamai reference", exchange(flow.LabelToken, tokenURL, 403, "Server: AkamaiGHost\n"+htmlCT, `<HTML><HEAD><TITLE>Access Denied</TITLE></HEAD><BODY>Reference #18.6c3e1402.1700000000.abc123</BODY></HTML>`),
 			CauseWAFAkamai, flow.CategoryNetwork, High, "Reference #18"},
+		{"Azure App Service 403 Ip Forbidden in the status line only", func() *flow.Exchange {
+			x := exchange(flow.LabelToken, tokenURL, 403, "", ``)
+			x.Response.Reason = "Ip Forbidden"
+			return x
+		}(), CauseIPNotAllowlisted, flow.CategoryNetwork, "", "status line: 403 Ip Forbidden"},
 		{"Envoy RBAC", exchange(flow.LabelToken, tokenURL, 403, "Server: istio-envoy\nContent-Type: text/plain", `RBAC: access denied`),
 			CauseGatewayPolicyDeny, flow.CategoryPermission, High, "RBAC: access denied"},
 		{"Squid", exchange(flow.LabelToken, tokenURL, 403, "Server: squid/5.7\nX-Squid-Error: ERR_ACCESS_DENIED 0\n"+htmlCT, `<html>Access Denied</html>`),

@@ -34,6 +34,7 @@ const (
 type facts struct {
 	label  flow.Label
 	status int
+	reason string // non-standard reason phrase, if any
 	header http.Header
 
 	body   string // at most maxInspect bytes, decoded when possible
@@ -151,7 +152,7 @@ func head(b []byte, n int) []byte {
 // gather extracts the facts of x. x.Response must be non-nil.
 func gather(x *flow.Exchange) *facts {
 	r := x.Response
-	f := &facts{label: x.OAuth.Label, status: r.Status, header: r.Header, findings: x.OAuth.Findings}
+	f := &facts{label: x.OAuth.Label, status: r.Status, reason: r.Reason, header: r.Header, findings: x.OAuth.Findings}
 	if f.header == nil {
 		f.header = http.Header{}
 	}

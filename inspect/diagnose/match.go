@@ -79,6 +79,9 @@ type Rule struct {
 	Cookie string
 	// Body is a regexp on the body text (at most 64 KiB).
 	Body string
+	// Reason is a regexp on a non-standard HTTP/1.x reason phrase
+	// ("403 Ip Forbidden"): some gateways say what blocked a request only there.
+	Reason string
 	// Findings are request-side finding ids (any of them).
 	Findings []string
 	// ReqParam requires this parameter in the request query or form body.
@@ -105,9 +108,9 @@ type compiledHeader struct {
 
 type compiledRule struct {
 	*Rule
-	index              int // position in the table
-	score              int // specificity: sum of the weights of its conditions
-	desc, body, cookie *regexp.Regexp
+	index                      int // position in the table
+	score                      int // specificity: sum of the weights of its conditions
+	desc, body, cookie, reason *regexp.Regexp
 	// bodyLits holds lower-case strings one of which occurs in any text the
 	// body regexp matches (nil: no such set): a cheap test before the scan.
 	bodyLits []string
@@ -172,6 +175,9 @@ func compileRules(rs []Rule) ([]*compiledRule, error) {
 		if c.cookie, err = re(r.ID, "cookie", r.Cookie); err != nil {
 			return nil, err
 		}
+		if c.reason, err = re(r.ID, "reason", r.Reason); err != nil {
+			return nil, err
+		}
 		for _, h := range r.Headers {
 			hr, err := re(r.ID, "header "+h.Name, h.Value)
 			if err != nil {
@@ -222,6 +228,7 @@ func (r *compiledRule) specificity() int {
 	add(r.headers != nil, wHeader)
 	add(r.cookie != nil, wCookie)
 	add(r.body != nil, wBody)
+	add(r.reason != nil, wBody)
 	add(r.ReqParam != "", wParam)
 	return s
 }
@@ -375,6 +382,13 @@ func (r *compiledRule) match(f *facts, x *flow.Exchange) (int, []string, bool) {
 		} else {
 			ev = append(ev, fmt.Sprintf("body: %q", f.body[loc[0]:loc[1]]))
 		}
+	}
+	if r.reason != nil {
+		if f.reason == "" || !r.reason.MatchString(f.reason) {
+			return 0, nil, false
+		}
+		score += wBody
+		ev = append(ev, fmt.Sprintf("status line: %d %s", f.status, f.reason))
 	}
 	if r.ReqParam != "" {
 		if !hasRequestParam(x, r.ReqParam) {

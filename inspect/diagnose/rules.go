@@ -476,6 +476,8 @@ var rules = []Rule{
 		Source:  "AzureAD/microsoft-identity-web#1199"},
 	{ID: "azure-ip-forbidden", Layer: LayerEdge, Body: `(?i)\bip forbidden\b|Error 403 - Forbidden.{0,200}IP`, Cause: CauseIPNotAllowlisted,
 		Summary: "Azure App Service access restrictions rejected the source IP.", Source: "Azure App Service access restrictions ('403 Ip Forbidden')"},
+	{ID: "azure-ip-forbidden-status-line", Layer: LayerEdge, Status: []int{403}, Reason: `(?i)\bip forbidden\b`, Cause: CauseIPNotAllowlisted,
+		Summary: "Azure App Service access restrictions rejected the source IP (said in the status line: 403 Ip Forbidden).", Source: "Azure App Service access restrictions ('HTTP/1.1 403 Ip Forbidden')"},
 	// Google Cloud Armor, ModSecurity, gateways, proxies
 	{ID: "cloud-armor", Layer: LayerEdge, Headers: []HeaderMatch{{"Via", `(?i)\bgoogle\b`}}, Status: []int{403}, Cause: CauseWAFCloudArmor,
 		Summary: "A Google Cloud load balancer answered 403 without an OAuth error: most likely a Cloud Armor security policy.",
