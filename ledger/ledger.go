@@ -147,11 +147,6 @@ func (l *Ledger) Record(u inspect.Use) {
 	if u.Fingerprint == "" {
 		return
 	}
-	line, err := json.Marshal(u)
-	if err != nil {
-		return
-	}
-	line = append(line, '\n')
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -162,6 +157,11 @@ func (l *Ledger) Record(u inspect.Use) {
 		// is what reuse is reported against. No I/O on the reuse path.
 		return
 	}
+	line, err := json.Marshal(u)
+	if err != nil {
+		return
+	}
+	line = append(line, '\n')
 	// Pick up other processes' records first so the first use wins across them.
 	if err := l.refresh(); err != nil {
 		l.err = err
