@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/oauthproxy/oauthproxy/flow"
+	"github.com/oauthproxy/oauthproxy/redact"
 )
 
 // DefaultReorderWindow is the number of entries a Reader buffers to put
@@ -471,7 +472,9 @@ func ParseTime(s string) (time.Time, error) {
 // entry's position (Seq, and named in errors).
 func ExchangeFromEntry(e *Entry, index int) (*flow.Exchange, error) {
 	fail := func(field string, err error) error {
-		return fmt.Errorf("capture: entry %d: %s: %w", index, field, err)
+		// The message may quote the value (a malformed URL with ?code=...):
+		// never repeat a secret from the file.
+		return fmt.Errorf("capture: entry %d: %s: %s", index, field, redact.Text(err.Error()))
 	}
 	start, err := ParseTime(e.StartedDateTime)
 	if err != nil {

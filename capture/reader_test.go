@@ -557,3 +557,23 @@ func FuzzReader(f *testing.F) {
 		t.Errorf("reader did not end")
 	})
 }
+
+func TestReaderErrorsDoNotQuoteSecrets(t *testing.T) {
+	const canary = "CANARYcode12345"
+	in := `{"log":{"version":"1.2","creator":{"name":"x","version":"1"},"entries":[{"startedDateTime":"2024-03-05T10:00:00Z","time":1,` +
+		`"request":{"method":"GET","url":"https://app.example:port/cb?code=` + canary + `&x=1","httpVersion":"HTTP/1.1","headers":[],"queryString":[],"cookies":[],"headersSize":-1,"bodySize":0},` +
+		`"response":{"status":200,"statusText":"OK","httpVersion":"HTTP/1.1","headers":[],"cookies":[],"content":{"size":0,"mimeType":""},"redirectURL":"","headersSize":-1,"bodySize":0},"cache":{},"timings":{"send":0,"wait":0,"receive":0}}]}}`
+	r, err := NewReader(strings.NewReader(in))
+	if err == nil {
+		_, err = r.Next()
+	}
+	if err == nil {
+		t.Fatal("a malformed URL was accepted")
+	}
+	if strings.Contains(err.Error(), canary) {
+		t.Errorf("error quotes the code: %v", err)
+	}
+	if !strings.Contains(err.Error(), "entry 0: request.url") {
+		t.Errorf("error does not name the entry and field: %v", err)
+	}
+}
