@@ -424,6 +424,9 @@ func Basic(v string) (id, secret string, ok bool) {
 // Short returns the first 12 hex digits of a fingerprint for display
 // ("sha256:1a2b3c4d5e6f"), or the value unchanged if it is not a fingerprint.
 func Short(fp string) string {
+	if s256, _, _, ok := RedactedVerifier(fp); ok {
+		return "s256:" + s256[:12]
+	}
 	if !IsFingerprint(fp) {
 		return fp
 	}

@@ -209,3 +209,18 @@ func TestParamVerifier(t *testing.T) {
 		t.Errorf("Query did not use the verifier form: %s", q)
 	}
 }
+
+func TestDisplay(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"abc", "sha256:ba7816bf8f01 len=3"},
+		{Fingerprint("abc"), "sha256:ba7816bf8f01 len=3"},
+		{"", `""`},
+		{"[REDACTED]", "(redacted)"},
+		{Param("code_verifier", "dBjftJeZ4CVP-mJ92K27uhbUJU1p1r_wW1gFWFOEjXk"), "s256:ngF5GsXcbwlj len=43"},
+	}
+	for _, tt := range tests {
+		if got := Display(tt.in); got != tt.want {
+			t.Errorf("Display(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
