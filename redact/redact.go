@@ -452,7 +452,7 @@ func Text(s string) string {
 	if strings.IndexByte(s, '=') >= 0 && hasSecretPair(s) {
 		s = textParamRE.ReplaceAllStringFunc(s, textParam)
 	}
-	if containsFold(s, "bearer") || containsFold(s, "basic") || containsFold(s, "dpop") {
+	if hasCredentialScheme(s) {
 		s = bearerRE.ReplaceAllStringFunc(s, textCredential)
 	}
 	if strings.Contains(s, "eyJ") {
@@ -485,14 +485,19 @@ func isNameByte(c byte) bool {
 	return c == '_' || c == '-' || c == '.' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
-// containsFold is strings.Contains ignoring ASCII case, without
-// allocating; sub must be lower-case ASCII letters.
-func containsFold(s, sub string) bool {
-	n := len(sub)
-	c := sub[0] | 0x20 // sub is lower-case ASCII
-	for i := 0; i+n <= len(s); i++ {
-		if s[i]|0x20 == c && strings.EqualFold(s[i:i+n], sub) {
-			return true
+// hasCredentialScheme reports whether s contains "bearer", "basic" or
+// "dpop" in any ASCII case, in one pass without allocating.
+func hasCredentialScheme(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] | 0x20 {
+		case 'b':
+			if i+6 <= len(s) && strings.EqualFold(s[i:i+6], "bearer") || i+5 <= len(s) && strings.EqualFold(s[i:i+5], "basic") {
+				return true
+			}
+		case 'd':
+			if i+4 <= len(s) && strings.EqualFold(s[i:i+4], "dpop") {
+				return true
+			}
 		}
 	}
 	return false

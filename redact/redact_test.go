@@ -224,3 +224,14 @@ func TestDisplay(t *testing.T) {
 		}
 	}
 }
+
+func TestTextSchemes(t *testing.T) {
+	for _, in := range []string{"BASIC " + canarySecret, "DPoP " + canarySecret, "authorization: bearer " + canarySecret} {
+		if got := Text(in); strings.Contains(got, canarySecret) {
+			t.Errorf("Text(%q) = %q keeps the credential", in, got)
+		}
+	}
+	if got := Text("a basic rate limit"); got != "a basic rate limit" {
+		t.Errorf("ordinary text changed: %q", got)
+	}
+}
