@@ -503,6 +503,17 @@ func hasCredentialScheme(s string) bool {
 	return false
 }
 
+// isLowerWord reports whether s is only lower-case ASCII letters: an
+// English word. Credentials carry digits, capitals or punctuation.
+func isLowerWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
 func textParam(m string) string {
 	k, v, _ := strings.Cut(m, "=")
 	if !IsSecretParam(k) {
@@ -517,8 +528,8 @@ func textParam(m string) string {
 func textCredential(m string) string {
 	i := strings.IndexAny(m, " \t")
 	scheme, cred := m[:i], strings.TrimSpace(m[i:])
-	if strings.HasPrefix(cred, "redacted:") || strings.HasPrefix(strings.ToLower(cred), "realm") {
-		return m
+	if strings.HasPrefix(cred, "redacted:") || strings.HasPrefix(strings.ToLower(cred), "realm") || isLowerWord(cred) {
+		return m // "Basic credentials", "Bearer challenge": prose, not a credential
 	}
 	return scheme + " " + Fingerprint(cred)
 }

@@ -235,3 +235,11 @@ func TestTextSchemes(t *testing.T) {
 		t.Errorf("ordinary text changed: %q", got)
 	}
 }
+
+func TestTextKeepsProse(t *testing.T) {
+	for _, in := range []string{"the Basic credentials were not form-encoded", "a Bearer challenge without error", "DPoP challenge"} {
+		if got := Text(in); got != in {
+			t.Errorf("Text(%q) = %q, want it unchanged", in, got)
+		}
+	}
+}
