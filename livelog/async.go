@@ -3,6 +3,7 @@ package livelog
 import (
 	"io"
 	"sync"
+	"time"
 )
 
 // AsyncWriter decouples the proxy from a slow or busy log destination:
@@ -18,6 +19,7 @@ type AsyncWriter struct {
 	done    chan struct{}
 	err     error
 	maxSize int
+	pending bool // a delayed flush is scheduled
 }
 
 // NewAsyncWriter starts the writing goroutine. If more than 4 MiB are
@@ -44,8 +46,29 @@ func (a *AsyncWriter) Write(p []byte) (int, error) {
 		return 0, io.ErrClosedPipe
 	}
 	a.buf = append(a.buf, p...)
-	a.cond.Broadcast()
+	if len(a.buf) >= flushSize {
+		a.cond.Broadcast()
+	} else if !a.pending {
+		// Let lines gather for a moment: under load one write(2) and one
+		// wake-up serve many exchanges; a person sees no delay.
+		a.pending = true
+		time.AfterFunc(flushDelay, a.kick)
+	}
 	return len(p), nil
+}
+
+// Flush timing: lines are written at most flushDelay after they were
+// queued, or as soon as flushSize bytes are waiting.
+const (
+	flushDelay = 5 * time.Millisecond
+	flushSize  = 32 << 10
+)
+
+func (a *AsyncWriter) kick() {
+	a.mu.Lock()
+	a.pending = false
+	a.cond.Broadcast()
+	a.mu.Unlock()
 }
 
 func (a *AsyncWriter) loop() {
@@ -53,7 +76,7 @@ func (a *AsyncWriter) loop() {
 	var out []byte
 	for {
 		a.mu.Lock()
-		for len(a.buf) == 0 && !a.closed {
+		for (len(a.buf) == 0 || (a.pending && len(a.buf) < flushSize)) && !a.closed {
 			a.cond.Wait()
 		}
 		if len(a.buf) == 0 && a.closed {
