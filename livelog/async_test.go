@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 type lockedBuffer struct {
@@ -71,4 +72,23 @@ func TestAsyncWriterReportsErrors(t *testing.T) {
 	if err := a.Close(); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Errorf("Close() = %v, want the destination's error", err)
 	}
+}
+
+// TestAsyncWriterFlushesWithoutClose: a lone line reaches the destination
+// on its own (the live log must not wait for more traffic or for Close).
+func TestAsyncWriterFlushesWithoutClose(t *testing.T) {
+	var dst lockedBuffer
+	a := NewAsyncWriter(&dst)
+	defer a.Close()
+	io.WriteString(a, "lonely line\n")
+	for i := 0; i < 200; i++ {
+		dst.mu.Lock()
+		got := dst.b.String()
+		dst.mu.Unlock()
+		if got == "lonely line\n" {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("the line was not written within a second without Close")
 }
