@@ -102,6 +102,13 @@ func benchHAR(b *testing.B) (string, int64, int) {
 // BenchmarkRead streams the generated capture through Reader.Next and
 // reports throughput (MB/s), allocations, and the peak live heap.
 func BenchmarkRead(b *testing.B) {
+	benchStream(b, func() func(*flow.Exchange) { return func(*flow.Exchange) {} })
+}
+
+// benchStream reads the generated capture b.N times, handing each exchange
+// to the function perRun returns (one per pass), and reports throughput,
+// allocations and the peak live heap sampled during the first pass.
+func benchStream(b *testing.B, perRun func() func(*flow.Exchange)) {
 	path, size, n := benchHAR(b)
 	b.SetBytes(size)
 	b.ReportAllocs()
@@ -112,15 +119,17 @@ func BenchmarkRead(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		handle := perRun()
 		got := 0
 		for {
-			_, err := r.Next()
+			x, err := r.Next()
 			if err == io.EOF {
 				break
 			}
 			if err != nil {
 				b.Fatal(err)
 			}
+			handle(x)
 			got++
 			if i == 0 && got%(n/8+1) == 0 {
 				b.StopTimer()
@@ -180,41 +189,5 @@ func BenchmarkPlainDecode(b *testing.B) {
 // capture and run the inspector (recognition, checks, correlation,
 // diagnosis) over every exchange.
 func BenchmarkAnalyze(b *testing.B) {
-	path, size, n := benchHAR(b)
-	b.SetBytes(size)
-	b.ReportAllocs()
-	b.ResetTimer()
-	var peak uint64
-	for i := 0; i < b.N; i++ {
-		r, err := Open(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		in := inspect.New(inspect.Options{})
-		got := 0
-		for {
-			x, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			in.Inspect(x)
-			got++
-			if i == 0 && got%(n/8+1) == 0 {
-				b.StopTimer()
-				runtime.GC()
-				var ms runtime.MemStats
-				runtime.ReadMemStats(&ms)
-				peak = max(peak, ms.HeapAlloc)
-				b.StartTimer()
-			}
-		}
-		r.Close()
-		if got != n {
-			b.Fatalf("analyzed %d exchanges, want %d", got, n)
-		}
-	}
-	b.ReportMetric(float64(peak)/(1<<20), "live-heap-MB")
+	benchStream(b, func() func(*flow.Exchange) { return inspect.New(inspect.Options{}).Inspect })
 }
