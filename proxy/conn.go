@@ -69,6 +69,34 @@ type clientConn struct {
 	hdl       int64 // header deadline of the request being read (unix ns, 0 none)
 	closeOnce sync.Once
 	closeErr  error
+
+	// While corked, writes (TLS records) are held in pending and sent in
+	// one system call by uncork. Only the goroutine relaying the
+	// tunnel's exchanges corks, writes and reads.
+	corked  bool
+	pending []byte
+}
+
+// corkMax bounds what a corked connection holds back: past it, writes go
+// out at once.
+const corkMax = 64 << 10
+
+// cork holds back writes until uncork (or the next read, or corkMax).
+func (c *clientConn) cork() { c.corked = true }
+
+// uncork sends what was held back, in one write.
+func (c *clientConn) uncork() error {
+	c.corked = false
+	if len(c.pending) == 0 {
+		return nil
+	}
+	p := c.pending
+	c.pending = c.pending[:0]
+	_, err := c.write(p)
+	if cap(c.pending) > corkMax {
+		c.pending = nil
+	}
+	return err
 }
 
 // connKey is the context key of the *clientConn in request contexts.
@@ -120,6 +148,12 @@ func (c *clientConn) SetReadDeadline(t time.Time) error {
 }
 
 func (c *clientConn) Read(p []byte) (int, error) {
+	if c.corked || len(c.pending) > 0 {
+		// Never wait for the client with its answer held back.
+		if err := c.uncork(); err != nil {
+			return 0, err
+		}
+	}
 	switch c.mode.Load() {
 	case modeIdle:
 		c.idleReadDeadline()
@@ -170,6 +204,26 @@ func (c *clientConn) idleReadDeadline() {
 }
 
 func (c *clientConn) Write(p []byte) (int, error) {
+	if c.corked {
+		if len(c.pending)+len(p) <= corkMax {
+			c.pending = append(c.pending, p...)
+			return len(p), nil
+		}
+		c.corked = false
+	}
+	if len(c.pending) > 0 {
+		c.pending = append(c.pending, p...)
+		err := c.uncork()
+		if err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return c.write(p)
+}
+
+// write writes p with the managed write deadline.
+func (c *clientConn) write(p []byte) (int, error) {
 	switch c.mode.Load() {
 	case modePending:
 		c.mode.CompareAndSwap(modePending, modeIdle)

@@ -101,3 +101,18 @@ func rootMessage(err error) string {
 		return err.Error()
 	}
 }
+
+// describeClientError says why reading a request body from the client
+// failed.
+func describeClientError(err error) string {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "the client closed the connection before the whole body (Content-Length) arrived"
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return "the client stopped sending the body (idle timeout)"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset by the client"
+	}
+	return rootMessage(err)
+}

@@ -6,8 +6,11 @@
 // Options.Sink exactly once, after the response body has been relayed (or
 // when the upstream failed). Bodies are streamed both ways and teed into a
 // bounded capture; encodings are removed only in the captured copy, never
-// in what the client receives. Upstream failures become a short
-// "502 Bad Gateway" that names the host and the reason.
+// in what the client receives. A body of at most 16 KiB with a
+// Content-Length (token requests and responses, error pages) is read whole
+// before it is relayed, so that it leaves with its header in one write.
+// Upstream failures become a short "502 Bad Gateway" that names the host
+// and the reason.
 //
 // Hosts matched by Options.Passthrough (or not matched by a non-empty
 // Options.Intercept) are tunnelled untouched; such a tunnel becomes one

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -8,6 +9,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -79,7 +81,23 @@ func (rt recorder) RoundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Re
 	if req.Body != nil && req.Body != http.NoBody {
 		e.reqb = reqBody{rc: req.Body, limit: s.bodyCap}
 		e.req = &e.reqb
-		req.Body = e.req
+		if n := req.ContentLength; n > 0 && n <= smallBody && !expectsContinue(req.Header) {
+			// A small body is read before the request goes upstream, so
+			// that net/http writes header and body in one go (it flushes
+			// the header first for a body it cannot see in memory).
+			buf, err := e.reqb.readAll(n)
+			if err != nil {
+				msg := "oauthproxy: reading the request body from the client: " + describeClientError(err)
+				x.Error = msg
+				e.finish(nil, time.Time{})
+				resp := errorResponse(req, http.StatusBadRequest, msg, "http_request_error")
+				resp.Close = true
+				return resp, nil
+			}
+			req.Body = io.NopCloser(bytes.NewReader(buf))
+		} else {
+			req.Body = e.req
+		}
 	}
 
 	// DNS and connect hooks are added by Server.dial, only when a new
@@ -133,6 +151,29 @@ func (rt recorder) RoundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Re
 		}
 		e.body = b
 		resp.Body = b
+		if cl := resp.ContentLength; intercepted && cc != nil && cl > 0 && cl <= smallBody && req.Method != http.MethodHead {
+			// A small body is read now and relayed from memory, with the
+			// head, in one write to the client (goproxy writes head and
+			// body separately): one system call and one packet instead
+			// of two, for the token responses and error pages this proxy
+			// is about.
+			body, err := b.readAll(cl)
+			if err != nil {
+				// Nothing was sent to the client yet: it gets a 502
+				// that says what happened, instead of a cut response.
+				reason, status := describeUpstreamError(err, 0)
+				msg := "oauthproxy: upstream " + hostPort(req.URL) + ": response body: " + reason
+				x.Error = msg
+				_ = b.rc.Close()
+				e.finish(nil, time.Time{})
+				return errorResponse(req, http.StatusBadGateway, msg, status), nil
+			}
+			_ = b.rc.Close()
+			mb := &memBody{e: e, cc: cc}
+			mb.r.Reset(body)
+			resp.Body = mb
+			cc.cork()
+		}
 	}
 	if intercepted && s.shutting.Load() {
 		resp.Close = true
@@ -378,6 +419,53 @@ func (b *respBody) Close() error {
 	return err
 }
 
+// smallBody is the largest body (by Content-Length) that is read whole
+// before it is relayed, so that it travels with its header in one write.
+const smallBody = 16 << 10
+
+// readAll reads the rest of a response body of Content-Length n, through
+// the tee, up to its EOF (which lets net/http reuse the connection).
+func (b *respBody) readAll(n int64) ([]byte, error) {
+	buf := make([]byte, 0, n+1)
+	for {
+		m, err := b.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(buf) == cap(buf) {
+			return nil, fmt.Errorf("more than the %d bytes of Content-Length", n)
+		}
+	}
+}
+
+// memBody relays a small response body that readAll read in full; closing
+// it finishes the exchange and sends what the client connection held back.
+type memBody struct {
+	r  bytes.Reader
+	e  *exchange
+	cc *clientConn
+}
+
+func (m *memBody) Read(p []byte) (int, error) { return m.r.Read(p) }
+
+// WriteTo hands the body to the relay in one write.
+func (m *memBody) WriteTo(w io.Writer) (int64, error) { return m.r.WriteTo(w) }
+
+func (m *memBody) Close() error {
+	err := m.cc.uncork() // the client first
+	b := &m.e.respb
+	if m.r.Len() > 0 {
+		m.e.finish(errClosedEarly, time.Time{})
+	} else {
+		m.e.finish(b.endErr, b.endAt)
+	}
+	return err
+}
+
 // keep appends p to buf without growing it past limit.
 func keep(buf, p []byte, limit int64, truncated bool) ([]byte, bool) {
 	room := limit - int64(len(buf))
@@ -426,6 +514,35 @@ func (b *reqBody) Read(p []byte) (int, error) {
 }
 
 func (b *reqBody) Close() error { return b.rc.Close() }
+
+// readAll reads the whole body of Content-Length n from the client,
+// captures it, and closes the client's body.
+func (b *reqBody) readAll(n int64) ([]byte, error) {
+	buf := make([]byte, n)
+	_, err := io.ReadFull(b.rc, buf)
+	_ = b.rc.Close()
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	b.size, b.eof = n, true
+	switch {
+	case b.limit <= 0:
+		b.truncated = true
+	case n > b.limit:
+		b.buf, b.truncated = buf[:b.limit], true
+	default:
+		b.buf = buf
+	}
+	b.mu.Unlock()
+	return buf, nil
+}
+
+// expectsContinue reports whether the client waits for "100 Continue"
+// before it sends the body: the body must then not be read early.
+func expectsContinue(h http.Header) bool {
+	return hasToken(h["Expect"], "100-continue")
+}
 
 // snapshot seals the capture and returns it as a flow.Body.
 func (b *reqBody) snapshot(encoding string, limit int64) flow.Body {
