@@ -25,12 +25,8 @@ import (
 // Prefix starts every fingerprint.
 const Prefix = "redacted:sha256:"
 
-var fingerprintRE = regexp.MustCompile(`^redacted:sha256:[0-9a-f]{12}:len=[0-9]+$`)
-
 // VerifierPrefix starts the redacted form of a PKCE code_verifier.
 const VerifierPrefix = "redacted:s256:"
-
-var verifierRE = regexp.MustCompile(`^redacted:s256:([A-Za-z0-9_-]{43}):len=([0-9]+)(:badchars)?$`)
 
 // Fingerprint returns the stable fingerprint of v. An empty value stays
 // empty, and a value that already is a fingerprint is returned as is.
@@ -46,9 +42,45 @@ func Fingerprint(v string) string {
 // by Param (the PKCE verifier form).
 func IsFingerprint(v string) bool {
 	if strings.HasPrefix(v, VerifierPrefix) {
-		return verifierRE.MatchString(v)
+		_, _, _, ok := RedactedVerifier(v)
+		return ok
 	}
-	return strings.HasPrefix(v, Prefix) && fingerprintRE.MatchString(v)
+	// Prefix, 12 lower-case hex digits, ":len=", a decimal length.
+	rest, ok := strings.CutPrefix(v, Prefix)
+	if !ok || len(rest) < 12 || !allBytes(rest[:12], isLowerHex) {
+		return false
+	}
+	tail, ok := lenSuffix(rest[12:])
+	return ok && tail == ""
+}
+
+// lenSuffix parses ":len=N" (N one or more decimal digits) at the start of
+// s and returns what follows it.
+func lenSuffix(s string) (rest string, ok bool) {
+	s, ok = strings.CutPrefix(s, ":len=")
+	if !ok {
+		return "", false
+	}
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return s[i:], i > 0
+}
+
+func allBytes(s string, f func(byte) bool) bool {
+	for i := 0; i < len(s); i++ {
+		if !f(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isLowerHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' }
+
+func isBase64URL(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 }
 
 // Param returns the redacted form of the secret parameter name=v. It is
@@ -79,12 +111,21 @@ func Param(name, v string) string {
 // Param: the S256 challenge it hashes to, its length, and whether all its
 // characters were allowed. ok is false if v is not such a value.
 func RedactedVerifier(v string) (s256 string, length int, charsOK bool, ok bool) {
-	m := verifierRE.FindStringSubmatch(v)
-	if m == nil {
+	// VerifierPrefix, 43 base64url characters, ":len=N", maybe ":badchars".
+	rest, found := strings.CutPrefix(v, VerifierPrefix)
+	if !found || len(rest) < 43 || !allBytes(rest[:43], isBase64URL) {
 		return "", 0, false, false
 	}
-	n, _ := strconv.Atoi(m[2])
-	return m[1], n, m[3] == "", true
+	tail, found := lenSuffix(rest[43:])
+	if !found || (tail != "" && tail != ":badchars") {
+		return "", 0, false, false
+	}
+	digits := rest[43+len(":len=") : len(rest)-len(tail)]
+	n, err := strconv.Atoi(digits)
+	if err != nil {
+		return "", 0, false, false
+	}
+	return rest[:43], n, tail == "", true
 }
 
 // IsRedacted reports whether v was redacted, by this package or by another

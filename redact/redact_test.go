@@ -243,3 +243,37 @@ func TestTextKeepsProse(t *testing.T) {
 		}
 	}
 }
+
+func TestIsFingerprintShapes(t *testing.T) {
+	ch := strings.Repeat("A", 42) + "_"
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{Fingerprint("x"), true},
+		{"redacted:sha256:0123456789ab:len=7", true},
+		{"redacted:sha256:0123456789AB:len=7", false},  // upper-case hex
+		{"redacted:sha256:0123456789a:len=7", false},   // 11 digits
+		{"redacted:sha256:0123456789ab:len=", false},   // no length
+		{"redacted:sha256:0123456789ab:len=7x", false}, // trailing garbage
+		{"redacted:sha256:0123456789ab", false},
+		{"redacted:s256:" + ch + ":len=43", true},
+		{"redacted:s256:" + ch + ":len=43:badchars", true},
+		{"redacted:s256:" + ch + ":len=43:other", false},
+		{"redacted:s256:" + ch[:42] + ":len=43", false},  // 42 characters
+		{"redacted:s256:" + ch[:42] + "+:len=43", false}, // not base64url
+		{"redacted:s256:" + ch + ":len=", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if got := IsFingerprint(tt.in); got != tt.want {
+				t.Errorf("IsFingerprint(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
+	}
+	s256, n, charsOK, ok := RedactedVerifier("redacted:s256:" + ch + ":len=128:badchars")
+	if s256 != ch || n != 128 || charsOK || !ok {
+		t.Errorf("RedactedVerifier = %q, %d, %v, %v; want %q, 128, false, true", s256, n, charsOK, ok, ch)
+	}
+}
