@@ -145,34 +145,35 @@ func (rt recorder) RoundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Re
 		b := &e.respb
 		if s.bodyCap > 0 && !skipCapture(resp.Header.Get("Content-Type"), resp.StatusCode) {
 			b.limit = s.bodyCap
-			if cl := resp.ContentLength; cl > 0 && cl <= s.bodyCap {
-				b.buf = make([]byte, 0, cl)
-			}
 		}
 		e.body = b
-		resp.Body = b
-		if cl := resp.ContentLength; intercepted && cc != nil && cl > 0 && cl <= smallBody && req.Method != http.MethodHead {
+		cl := resp.ContentLength
+		if intercepted && cc != nil && cl > 0 && cl <= smallBody && req.Method != http.MethodHead {
 			// A small body is read now and relayed from memory, with the
 			// head, in one write to the client (goproxy writes head and
 			// body separately): one system call and one packet instead
 			// of two, for the token responses and error pages this proxy
 			// is about.
 			body, err := b.readAll(cl)
+			_ = b.rc.Close()
 			if err != nil {
 				// Nothing was sent to the client yet: it gets a 502
 				// that says what happened, instead of a cut response.
 				reason, status := describeUpstreamError(err, 0)
 				msg := "oauthproxy: upstream " + hostPort(req.URL) + ": response body: " + reason
 				x.Error = msg
-				_ = b.rc.Close()
 				e.finish(nil, time.Time{})
 				return errorResponse(req, http.StatusBadGateway, msg, status), nil
 			}
-			_ = b.rc.Close()
 			mb := &memBody{e: e, cc: cc}
 			mb.r.Reset(body)
 			resp.Body = mb
 			cc.cork()
+		} else {
+			if b.limit > 0 && cl > 0 && cl <= b.limit {
+				b.buf = make([]byte, 0, cl)
+			}
+			resp.Body = b
 		}
 	}
 	if intercepted && s.shutting.Load() {
@@ -423,23 +424,37 @@ func (b *respBody) Close() error {
 // before it is relayed, so that it travels with its header in one write.
 const smallBody = 16 << 10
 
-// readAll reads the rest of a response body of Content-Length n, through
-// the tee, up to its EOF (which lets net/http reuse the connection).
+// readAll reads a whole response body of Content-Length n, up to its EOF
+// (which lets net/http reuse the connection), and captures it as Read
+// would have.
 func (b *respBody) readAll(n int64) ([]byte, error) {
 	buf := make([]byte, 0, n+1)
+	var err error
 	for {
-		m, err := b.Read(buf[len(buf):cap(buf)])
+		var m int
+		m, err = b.rc.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+m]
-		if err == io.EOF {
-			return buf, nil
-		}
 		if err != nil {
-			return nil, err
+			break
 		}
 		if len(buf) == cap(buf) {
-			return nil, fmt.Errorf("more than the %d bytes of Content-Length", n)
+			err = fmt.Errorf("more than the %d bytes of Content-Length", n)
+			break
 		}
 	}
+	b.size, b.endErr, b.endAt = int64(len(buf)), err, time.Now()
+	switch {
+	case b.limit <= 0:
+		b.truncated = len(buf) > 0
+	case int64(len(buf)) > b.limit:
+		b.buf, b.truncated = buf[:b.limit:b.limit], true
+	default:
+		b.buf = buf[:len(buf):len(buf)]
+	}
+	if err != io.EOF {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // memBody relays a small response body that readAll read in full; closing
