@@ -1,8 +1,10 @@
 package flow
 
 import (
+	"fmt"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -107,4 +109,48 @@ func TestQueue(t *testing.T) {
 		t.Errorf("exchange after Close was not handled")
 	}
 	q.Close() // idempotent
+}
+
+// TestQueueConcurrent: exchanges handed over from many goroutines at once,
+// through a queue smaller than their number, each reach Next exactly once,
+// one at a time, and Close waits for all of them.
+func TestQueueConcurrent(t *testing.T) {
+	const workers, each = 8, 200
+	var (
+		active, maxActive atomic.Int32
+		mu                sync.Mutex
+		seen              = map[string]int{}
+	)
+	q := NewQueue(SinkFunc(func(x *Exchange) {
+		if n := active.Add(1); n > maxActive.Load() {
+			maxActive.Store(n)
+		}
+		mu.Lock()
+		seen[x.ID]++
+		mu.Unlock()
+		active.Add(-1)
+	}), 16)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				q.Handle(&Exchange{ID: fmt.Sprintf("%d-%d", w, i)})
+			}
+		}()
+	}
+	wg.Wait()
+	q.Close()
+	if len(seen) != workers*each {
+		t.Errorf("handled %d distinct exchanges, want %d", len(seen), workers*each)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("exchange %s handled %d times, want 1", id, n)
+		}
+	}
+	if maxActive.Load() != 1 {
+		t.Errorf("Next ran %d times at once, want 1", maxActive.Load())
+	}
 }

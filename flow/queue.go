@@ -1,6 +1,16 @@
 package flow
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
+
+// QueueLinger is how long the Queue's goroutine lets exchanges gather
+// after the first one arrives, before it hands them to Next. Under load
+// one wake-up of that goroutine then serves many exchanges instead of
+// one (a goroutine wake-up costs about as much CPU as a small sink); a
+// person watching the log sees no delay.
+const QueueLinger = 2 * time.Millisecond
 
 // Queue hands exchanges to Next from a single goroutine, in the order
 // Handle was called, so the proxy's connections never wait on each other
@@ -9,11 +19,14 @@ import "sync"
 // are already waiting, which bounds memory. Close drains the queue.
 type Queue struct {
 	next Sink
-	ch   chan *Exchange
+	size int
+	wake chan struct{} // capacity 1: "the batch is no longer empty"; closed by Close
 	done chan struct{}
-	once sync.Once
-	mu   sync.RWMutex // guards closed against Handle racing Close
-	shut bool
+
+	mu    sync.Mutex
+	room  *sync.Cond // signalled when the batch was taken
+	batch []*Exchange
+	shut  bool
 }
 
 // NewQueue starts the goroutine that feeds next; size <= 0 means 1024.
@@ -21,35 +34,71 @@ func NewQueue(next Sink, size int) *Queue {
 	if size <= 0 {
 		size = 1024
 	}
-	q := &Queue{next: next, ch: make(chan *Exchange, size), done: make(chan struct{})}
-	go func() {
-		defer close(q.done)
-		for x := range q.ch {
-			q.next.Handle(x)
-		}
-	}()
+	q := &Queue{next: next, size: size, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	q.room = sync.NewCond(&q.mu)
+	go q.loop()
 	return q
 }
 
-// Handle queues x. After Close, x is handed to Next directly.
+// Handle queues x. After Close, x is handed to Next directly, once the
+// queue has drained.
 func (q *Queue) Handle(x *Exchange) {
-	q.mu.RLock()
-	if !q.shut {
-		q.ch <- x
-		q.mu.RUnlock()
+	q.mu.Lock()
+	for len(q.batch) >= q.size && !q.shut {
+		q.room.Wait()
+	}
+	if q.shut {
+		q.mu.Unlock()
+		<-q.done
+		q.next.Handle(x)
 		return
 	}
-	q.mu.RUnlock()
-	q.next.Handle(x)
+	q.batch = append(q.batch, x)
+	if len(q.batch) == 1 {
+		// Under the lock: Close closes wake under it too.
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+	q.mu.Unlock()
+}
+
+func (q *Queue) loop() {
+	defer close(q.done)
+	var spare []*Exchange
+	for {
+		_, open := <-q.wake
+		if open {
+			time.Sleep(QueueLinger)
+		}
+		q.mu.Lock()
+		b := q.batch
+		q.batch = spare[:0]
+		q.room.Broadcast()
+		q.mu.Unlock()
+		for i, x := range b {
+			q.next.Handle(x)
+			b[i] = nil
+		}
+		spare = b
+		if !open {
+			return
+		}
+	}
 }
 
 // Close waits until every queued exchange has been handled.
 func (q *Queue) Close() {
-	q.once.Do(func() {
-		q.mu.Lock()
-		q.shut = true
-		close(q.ch)
+	q.mu.Lock()
+	if q.shut {
 		q.mu.Unlock()
 		<-q.done
-	})
+		return
+	}
+	q.shut = true
+	q.room.Broadcast()
+	close(q.wake)
+	q.mu.Unlock()
+	<-q.done
 }
