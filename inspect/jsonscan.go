@@ -1,6 +1,10 @@
 package inspect
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+)
 
 // Token responses and JWT claims are read on every token exchange; a
 // reflection-based json.Unmarshal of them dominated the cost of Inspect.
@@ -90,6 +94,45 @@ func isDelim(b byte) bool {
 // scanString reads the JSON string starting at data[i] == '"' and returns
 // its content (unescaped) and the index after the closing quote.
 func scanString(data []byte, i int) ([]byte, int, bool) {
+	// Fast path, for the common string without escapes (tokens are long):
+	// find the closing quote with IndexByte and check what it encloses.
+	q := bytes.IndexByte(data[i+1:], '"')
+	if q < 0 {
+		return nil, 0, false
+	}
+	end := i + 1 + q
+	s := data[i+1 : end]
+	if bytes.IndexByte(s, '\\') >= 0 {
+		return scanEscaped(data, i)
+	}
+	if hasControl(s) {
+		return nil, 0, false
+	}
+	return s, end + 1, true
+}
+
+// hasControl reports whether s has a byte below 0x20, which a JSON string
+// must escape. It tests eight bytes at a time.
+func hasControl(s []byte) bool {
+	const highs, below = 0x8080808080808080, 0x2020202020202020
+	for len(s) >= 8 {
+		x := binary.LittleEndian.Uint64(s)
+		// Non-zero iff some byte is below 0x20 ("hasless", Bit Twiddling Hacks).
+		if (x-below)&^x&highs != 0 {
+			return true
+		}
+		s = s[8:]
+	}
+	for _, c := range s {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
+}
+
+// scanEscaped is scanString for a string with escapes.
+func scanEscaped(data []byte, i int) ([]byte, int, bool) {
 	esc := false
 	for j := i + 1; j < len(data); j++ {
 		switch c := data[j]; {

@@ -23,6 +23,9 @@ func TestScanObject(t *testing.T) {
 		{"missing colon", `{"a" "b"}`, false, nil},
 		{"trailing comma", `{"a":"b",}`, false, nil},
 		{"control character in string", "{\"a\":\"b\nc\"}", false, nil},
+		{"control character in a long string", "{\"a\":\"0123456789abcdef\x1fghij\"}", false, nil},
+		{"long string, high bytes", "{\"a\":\"\x7f\u00e9\u00ff0123456789 ~!\xc3\xa9\"}", true, map[string]string{"a": "\x7féÿ0123456789 ~!é"}},
+		{"escape after a long run", `{"a":"0123456789abcdef\"x"}`, true, map[string]string{"a": "0123456789abcdef\"x"}},
 		{"bare word", `{"a":hello}`, false, nil},
 		{"unbalanced nesting", `{"a":{"b":[}`, false, nil},
 	}
@@ -79,4 +82,25 @@ func FuzzScanObject(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestHasControl(t *testing.T) {
+	for n := 0; n < 20; n++ {
+		clean := make([]byte, n)
+		for i := range clean {
+			clean[i] = byte(0x20 + (i*37)%0xe0) // 0x20..0xff
+		}
+		if hasControl(clean) {
+			t.Errorf("hasControl(%q) = true, want false", clean)
+		}
+		for i := 0; i < n; i++ {
+			for _, c := range []byte{0x00, 0x0a, 0x1f} {
+				dirty := append([]byte(nil), clean...)
+				dirty[i] = c
+				if !hasControl(dirty) {
+					t.Errorf("hasControl(%q) = false, want true (byte %d)", dirty, i)
+				}
+			}
+		}
+	}
 }
