@@ -124,7 +124,7 @@ func checkScopeNarrowed(c *ctx, r report) {
 	if !ok && c.grant == grantAuthCode && c.auth != nil && c.auth.hasScope {
 		requested, ok = c.auth.scope, true
 	}
-	if !ok || strings.TrimSpace(requested) == "" {
+	if !ok || strings.TrimSpace(requested) == "" || requested == granted {
 		return
 	}
 	have := scopeList(granted)

@@ -247,7 +247,7 @@ func (l *Logger) paint(b *bytes.Buffer, color, s string) {
 //	        evidence: error=invalid_grant
 //	        fix: ...
 func (l *Logger) console(b *bytes.Buffer, x *flow.Exchange) {
-	b.WriteString(x.Start.Local().Format("15:04:05"))
+	b.Write(x.Start.Local().AppendFormat(b.AvailableBuffer(), "15:04:05"))
 	b.WriteByte(' ')
 	l.paint(b, dim, shortID(x.ID))
 	b.WriteByte(' ')
@@ -301,9 +301,17 @@ func (l *Logger) console(b *bytes.Buffer, x *flow.Exchange) {
 		default:
 			l.paint(b, dim, "INFO ")
 		}
-		fmt.Fprintf(b, " %s [%s] %s\n", f.ID, f.Category, redact.Text(f.Message))
+		b.WriteByte(' ')
+		b.WriteString(f.ID)
+		b.WriteString(" [")
+		b.WriteString(string(f.Category))
+		b.WriteString("] ")
+		b.WriteString(redact.Text(f.Message))
+		b.WriteByte('\n')
 		if f.Fix != "" && (f.Severity != flow.SeverityInfo || l.opts.Verbose) {
-			fmt.Fprintf(b, "        fix: %s\n", redact.Text(f.Fix))
+			b.WriteString("        fix: ")
+			b.WriteString(redact.Text(f.Fix))
+			b.WriteByte('\n')
 		}
 	}
 	if d := redactDiagnosis(x.OAuth.Diagnosis); d != nil {
@@ -332,6 +340,9 @@ func shortID(id string) string {
 func hostPath(u *url.URL) string {
 	if u == nil {
 		return "?"
+	}
+	if u.RawQuery == "" {
+		return u.Host + u.EscapedPath() // nothing to redact
 	}
 	r := redact.URL(u)
 	s := r.Host + r.EscapedPath()

@@ -134,12 +134,25 @@ func IsRedacted(v string) bool {
 	if IsFingerprint(v) {
 		return true
 	}
-	l := strings.ToLower(strings.TrimSpace(v))
-	switch l {
-	case "redacted", "[redacted]", "<redacted>", "(redacted)", "***", "****", "*****", "xxx", "xxxx", "[filtered]", "_sanitized_", "[sanitized]", "<hidden>", "[hidden]", "[masked]", "masked":
-		return true
+	t := strings.TrimSpace(v)
+	if len(t) <= maxMarker {
+		for _, m := range redactionMarkers {
+			if strings.EqualFold(t, m) {
+				return true
+			}
+		}
 	}
-	return strings.HasPrefix(l, "redacted:") || strings.HasPrefix(l, "[redacted")
+	return hasPrefixFold(t, "redacted:") || hasPrefixFold(t, "[redacted")
+}
+
+// redactionMarkers are the values other tools put in place of a secret.
+var redactionMarkers = [...]string{"redacted", "[redacted]", "<redacted>", "(redacted)", "***", "****", "*****", "xxx", "xxxx", "[filtered]", "_sanitized_", "[sanitized]", "<hidden>", "[hidden]", "[masked]", "masked"}
+
+// maxMarker is the length of the longest redaction marker.
+const maxMarker = len("_sanitized_")
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // secretParams are parameter (and JSON member) names whose values are secrets.

@@ -277,3 +277,20 @@ func TestIsFingerprintShapes(t *testing.T) {
 		t.Errorf("RedactedVerifier = %q, %d, %v, %v; want %q, 128, false, true", s256, n, charsOK, ok, ch)
 	}
 }
+
+// TestRedactionMarkers: every marker is recognised in any case and with
+// surrounding space, which needs maxMarker to cover the longest.
+func TestRedactionMarkers(t *testing.T) {
+	for _, m := range redactionMarkers {
+		for _, v := range []string{m, strings.ToUpper(m), " " + m + "\n"} {
+			if !IsRedacted(v) {
+				t.Errorf("IsRedacted(%q) = false, want true", v)
+			}
+		}
+	}
+	for _, v := range []string{"redactedX", "rt.rrrrrrrrrrrrrrrrrr", "xxxxx", "maskedvalue"} {
+		if IsRedacted(v) {
+			t.Errorf("IsRedacted(%q) = true, want false", v)
+		}
+	}
+}
