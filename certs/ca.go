@@ -140,9 +140,13 @@ func LoadOrCreate(dir string) (*CA, error) {
 		return nil, fmt.Errorf("certs: encode CA key: %w", err)
 	}
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-	// The key is written first and exclusively: a concurrent first start
-	// fails here instead of leaving a certificate that belongs to another key.
+	// The key is written first and exclusively: of two first starts at the
+	// same moment (two proxies, or a proxy and `oauthproxy env`), one writes
+	// the CA and the other waits for it and loads it.
 	if err := writeExclusive(keyFile, keyPEM, 0o600); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return awaitCA(certFile, keyFile, caWait)
+		}
 		return nil, fmt.Errorf("certs: write CA key %s: %w", keyFile, err)
 	}
 	if err := writeExclusive(certFile, ca.CertPEM, 0o644); err != nil {
@@ -151,6 +155,26 @@ func LoadOrCreate(dir string) (*CA, error) {
 	}
 	ca.CertFile, ca.KeyFile = certFile, keyFile
 	return ca, nil
+}
+
+// caWait bounds how long a first start waits for the CA another process is
+// writing.
+const caWait = 10 * time.Second
+
+// awaitCA loads the CA that another process is writing: its key file may
+// still be partly written and its certificate missing for a moment.
+func awaitCA(certFile, keyFile string, limit time.Duration) (*CA, error) {
+	deadline := time.Now().Add(limit)
+	for {
+		ca, err := Load(certFile, keyFile)
+		if err == nil {
+			return ca, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("certs: another process began creating the CA in %s and did not finish within %s: %w", filepath.Dir(keyFile), limit, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Load loads an existing CA: a PEM certificate and a PEM private key
