@@ -12,7 +12,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -484,7 +483,7 @@ func Short(fp string) string {
 	if !IsFingerprint(fp) {
 		return fp
 	}
-	return fmt.Sprintf("sha256:%s", strings.TrimPrefix(strings.SplitN(fp, ":len=", 2)[0], Prefix))
+	return "sha256:" + fp[len(Prefix):len(Prefix)+12] // IsFingerprint: 12 hex digits follow
 }
 
 // textParamRE finds name=value pairs in free text (error messages, URLs

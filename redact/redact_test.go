@@ -294,3 +294,19 @@ func TestRedactionMarkers(t *testing.T) {
 		}
 	}
 }
+
+func TestShort(t *testing.T) {
+	v := Param("code_verifier", strings.Repeat("v", 50))
+	s256, _, _, _ := RedactedVerifier(v)
+	tests := []struct{ in, want string }{
+		{Fingerprint("abc"), "sha256:ba7816bf8f01"},
+		{v, "s256:" + s256[:12]},
+		{"not a fingerprint", "not a fingerprint"},
+		{"redacted:sha256:ba7816bf8f01:len=", "redacted:sha256:ba7816bf8f01:len="},
+	}
+	for _, tt := range tests {
+		if got := Short(tt.in); got != tt.want {
+			t.Errorf("Short(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
