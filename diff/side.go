@@ -2,7 +2,6 @@ package diff
 
 import (
 	"bytes"
-	"encoding/json"
 	"mime"
 	"net"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/oauthproxy/oauthproxy/flow"
+	"github.com/oauthproxy/oauthproxy/jsontop"
 	"github.com/oauthproxy/oauthproxy/redact"
 )
 
@@ -143,21 +143,10 @@ func requestParams(r *flow.Request) map[string]param {
 		return out
 	}
 	if data[0] == '{' {
-		var m map[string]json.RawMessage
-		if json.Unmarshal(data, &m) == nil {
-			for k, raw := range m {
-				var s string
-				if json.Unmarshal(raw, &s) != nil {
-					var buf bytes.Buffer
-					if json.Compact(&buf, raw) == nil {
-						s = buf.String()
-					} else {
-						s = string(raw)
-					}
-				}
-				if _, dup := out[k]; !dup {
-					out[k] = param{value: s, where: "json"}
-				}
+		m, _ := jsontop.Members(data)
+		for k, s := range m {
+			if _, dup := out[k]; !dup {
+				out[k] = param{value: s, where: "json"}
 			}
 		}
 		return out

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/oauthproxy/oauthproxy/flow"
+	"github.com/oauthproxy/oauthproxy/jsontop"
 	"github.com/oauthproxy/oauthproxy/redact"
 )
 
@@ -449,20 +450,8 @@ func bodyMembers(contentType string, data []byte) map[string]string {
 		return out
 	}
 	if data[0] == '{' {
-		var m map[string]json.RawMessage
-		if json.Unmarshal(data, &m) == nil {
-			for k, raw := range m {
-				var s string
-				if json.Unmarshal(raw, &s) != nil {
-					var b bytes.Buffer
-					if json.Compact(&b, raw) == nil {
-						s = b.String()
-					} else {
-						s = string(raw)
-					}
-				}
-				out[k] = s
-			}
+		if m, ok := jsontop.Members(data); ok {
+			return m
 		}
 		return out
 	}
