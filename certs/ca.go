@@ -121,10 +121,22 @@ func LoadOrCreate(dir string) (*CA, error) {
 	}
 	switch {
 	case certExists && keyExists:
-		return Load(certFile, keyFile)
+		ca, err := Load(certFile, keyFile)
+		if err != nil && !errors.Is(err, ErrKeyPermissions) && justWritten(certFile, keyFile) {
+			// Another first start may still be writing the certificate.
+			return awaitCA(certFile, keyFile, caWait)
+		}
+		return ca, err
 	case certExists:
 		return nil, fmt.Errorf("certs: CA certificate %s exists but its key %s does not; restore the key or remove the certificate to create a new CA", certFile, keyFile)
 	case keyExists:
+		if justWritten(keyFile) {
+			// Another first start may have written the key and be about to
+			// write the certificate.
+			if ca, err := awaitCA(certFile, keyFile, caWait); err == nil {
+				return ca, nil
+			}
+		}
 		return nil, fmt.Errorf("certs: CA key %s exists but its certificate %s does not; restore the certificate or remove the key to create a new CA", keyFile, certFile)
 	}
 
@@ -160,6 +172,17 @@ func LoadOrCreate(dir string) (*CA, error) {
 // caWait bounds how long a first start waits for the CA another process is
 // writing.
 const caWait = 10 * time.Second
+
+// justWritten reports whether one of files was modified less than caWait
+// ago: then a concurrent first start may still be writing the CA.
+func justWritten(files ...string) bool {
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil && time.Since(fi.ModTime()) < caWait {
+			return true
+		}
+	}
+	return false
+}
 
 // awaitCA loads the CA that another process is writing: its key file may
 // still be partly written and its certificate missing for a moment.

@@ -164,6 +164,11 @@ func TestLoadOrCreateHalfPair(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			p := writeFile(t, dir, tc.file, tc.data, 0o600)
+			// A leftover, not a concurrent first start still writing.
+			old := time.Now().Add(-time.Hour)
+			if err := os.Chtimes(p, old, old); err != nil {
+				t.Fatal(err)
+			}
 			_, err := LoadOrCreate(dir)
 			if err == nil || !strings.Contains(err.Error(), tc.wantMsg) {
 				t.Fatalf("got error %v, want one containing %q", err, tc.wantMsg)
