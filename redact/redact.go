@@ -579,7 +579,11 @@ func textParam(m string) string {
 }
 
 func textCredential(m string) string {
-	i := strings.IndexAny(m, " \t")
+	// bearerRE's \s: space, \t, \n, \f, \r (a form feed too: found by FuzzText).
+	i := strings.IndexAny(m, " \t\n\f\r")
+	if i < 0 {
+		return Fingerprint(m)
+	}
 	scheme, cred := m[:i], strings.TrimSpace(m[i:])
 	if strings.HasPrefix(cred, "redacted:") || strings.HasPrefix(strings.ToLower(cred), "realm") || isLowerWord(cred) {
 		return m // "Basic credentials", "Bearer challenge": prose, not a credential

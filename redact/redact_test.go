@@ -226,7 +226,8 @@ func TestDisplay(t *testing.T) {
 }
 
 func TestTextSchemes(t *testing.T) {
-	for _, in := range []string{"BASIC " + canarySecret, "DPoP " + canarySecret, "authorization: bearer " + canarySecret} {
+	for _, in := range []string{"BASIC " + canarySecret, "DPoP " + canarySecret, "authorization: bearer " + canarySecret,
+		"Bearer\f" + canarySecret, "Bearer\r\n" + canarySecret} {
 		if got := Text(in); strings.Contains(got, canarySecret) {
 			t.Errorf("Text(%q) = %q keeps the credential", in, got)
 		}
