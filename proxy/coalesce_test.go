@@ -229,3 +229,37 @@ func TestClientGoneMidRequestBody(t *testing.T) {
 		t.Errorf("next request: got %d %q, want 200", resp.StatusCode, b)
 	}
 }
+
+// TestUpstreamStallsInSmallBody: an upstream that sends its header and
+// part of a small body, then nothing: after UpstreamTimeout the client
+// gets a 502 that says the body stalled, and the proxy keeps serving.
+func TestUpstreamStallsInSmallBody(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	up := newUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/stall" {
+			io.WriteString(w, "fine")
+			return
+		}
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+		<-release
+	}), false)
+	p := startProxy(t, Options{RootCAs: rootsOf(up), UpstreamTimeout: 300 * time.Millisecond})
+	c := p.client(t)
+	resp, b := get(t, c, up.URL+"/stall")
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(b), "stopped after 7 of 100 bytes") || resp.Header.Get("Proxy-Status") != "oauthproxy; error=http_response_timeout" {
+		t.Errorf("client: got %d %q (Proxy-Status %q), want 502 saying the body stopped after 7 of 100 bytes", resp.StatusCode, b, resp.Header.Get("Proxy-Status"))
+	}
+	x := p.sink.wait(t, 1)[0]
+	if !strings.Contains(x.Error, "timeout") || string(x.Response.Body.Data) != "partial" || !x.Response.Body.Truncated {
+		t.Errorf("exchange: got error %q body %+v, want the timeout and the partial body", x.Error, x.Response.Body)
+	}
+	if resp, b := get(t, c, up.URL+"/next"); resp.StatusCode != http.StatusOK || string(b) != "fine" {
+		t.Errorf("next request: got %d %q, want 200 fine", resp.StatusCode, b)
+	}
+}

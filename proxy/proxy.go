@@ -93,7 +93,9 @@ type Options struct {
 	// DefaultHeaderTimeout when 0, none when negative.
 	HeaderTimeout time.Duration
 	// UpstreamTimeout bounds the wait for upstream response headers after
-	// the request was written; DefaultUpstreamTimeout when 0, none when negative.
+	// the request was written, and then for the rest of a small body (one
+	// that is read whole before it is relayed); DefaultUpstreamTimeout when
+	// 0, none when negative.
 	UpstreamTimeout time.Duration
 	// DialTimeout bounds DNS plus TCP connect (plus TLS handshake for the
 	// upstream proxy) of an upstream connection; DefaultDialTimeout when 0.

@@ -154,12 +154,15 @@ func (rt recorder) RoundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Re
 			// body separately): one system call and one packet instead
 			// of two, for the token responses and error pages this proxy
 			// is about.
-			body, err := b.readAll(cl)
+			body, err := b.readAll(cl, s.opts.UpstreamTimeout)
 			_ = b.rc.Close()
 			if err != nil {
 				// Nothing was sent to the client yet: it gets a 502
 				// that says what happened, instead of a cut response.
 				reason, status := describeUpstreamError(err, 0)
+				if errors.Is(err, errBodyStalled) {
+					reason, status = fmt.Sprintf("the body stopped after %d of %d bytes (no more within %s, timeout)", b.size, cl, s.opts.UpstreamTimeout), "http_response_timeout"
+				}
 				msg := "oauthproxy: upstream " + hostPort(req.URL) + ": response body: " + reason
 				x.Error = msg
 				e.finish(nil, time.Time{})
@@ -424,12 +427,26 @@ func (b *respBody) Close() error {
 // before it is relayed, so that it travels with its header in one write.
 const smallBody = 16 << 10
 
+// errBodyStalled is readAll's error when the upstream stopped sending.
+var errBodyStalled = errors.New("response body stalled")
+
 // readAll reads a whole response body of Content-Length n, up to its EOF
 // (which lets net/http reuse the connection), and captures it as Read
-// would have.
-func (b *respBody) readAll(n int64) ([]byte, error) {
+// would have. The body must arrive within timeout (none when <= 0), else
+// it is closed and the error is errBodyStalled.
+func (b *respBody) readAll(n int64, timeout time.Duration) ([]byte, error) {
 	buf := make([]byte, 0, n+1)
-	var err error
+	var (
+		err     error
+		timer   *time.Timer
+		stalled atomic.Bool
+	)
+	if timeout > 0 {
+		timer = time.AfterFunc(timeout, func() {
+			stalled.Store(true)
+			_ = b.rc.Close() // makes a blocked Read return
+		})
+	}
 	for {
 		var m int
 		m, err = b.rc.Read(buf[len(buf):cap(buf)])
@@ -441,6 +458,9 @@ func (b *respBody) readAll(n int64) ([]byte, error) {
 			err = fmt.Errorf("more than the %d bytes of Content-Length", n)
 			break
 		}
+	}
+	if timer != nil && !timer.Stop() && stalled.Load() && err != io.EOF {
+		err = errBodyStalled
 	}
 	b.size, b.endErr, b.endAt = int64(len(buf)), err, time.Now()
 	switch {

@@ -145,7 +145,7 @@ func runProxy(e *env, args []string) error {
 	fs.BoolVar(&f.noLedger, "no-ledger", false, "keep the code ledger in memory only (reuse is then not caught across restarts)")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", 120*time.Second, "close idle client connections after this long")
 	fs.DurationVar(&f.headerTimeout, "header-timeout", 30*time.Second, "time a client has to send request headers")
-	fs.DurationVar(&f.upTimeout, "upstream-timeout", 60*time.Second, "time to wait for upstream response headers")
+	fs.DurationVar(&f.upTimeout, "upstream-timeout", 60*time.Second, "time to wait for upstream response headers (and for the rest of a body of at most 16 KiB)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
