@@ -8,7 +8,10 @@
 // interleaving. A Lookup that misses re-reads the lines other processes
 // appended since. Entries expire after MaxAge; the file is compacted (rewritten
 // with the live entries, then renamed over the old one) when it grows past
-// MaxEntries lines or MaxBytes. A corrupt or truncated line is skipped.
+// MaxEntries lines or MaxBytes. Appends of new records and compactions
+// take an advisory lock on path+".lock" (flock; none where the system has
+// no flock), so a compaction never renames a file over a record that
+// another process was appending. A corrupt or truncated line is skipped.
 package ledger
 
 import (
@@ -49,6 +52,7 @@ type Ledger struct {
 
 	mu      sync.Mutex
 	f       *os.File
+	lock    *os.File // path+".lock": held by a process while it appends or compacts
 	entries map[key]inspect.Use
 	// off is how far the file has been read (the end of the last complete line).
 	off int64
@@ -86,11 +90,18 @@ func Open(path string, opts Options) (*Ledger, error) {
 		return nil, fmt.Errorf("ledger: create directory for %s: %w", path, err)
 	}
 	l := &Ledger{path: path, opts: opts, entries: map[key]inspect.Use{}}
+	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: open %s.lock: %w", path, err)
+	}
+	l.lock = lock
 	if err := l.open(); err != nil {
+		lock.Close()
 		return nil, err
 	}
 	if err := l.readNew(); err != nil {
 		l.f.Close()
+		lock.Close()
 		return nil, err
 	}
 	return l, nil
@@ -162,6 +173,13 @@ func (l *Ledger) Record(u inspect.Use) {
 		return
 	}
 	line = append(line, '\n')
+	// Another process compacting now would rename a new file over the one
+	// this line goes to: appends and compactions take the lock file.
+	if err := lockFile(l.lock); err != nil {
+		l.err = fmt.Errorf("ledger: lock %s.lock: %w", l.path, err)
+		return
+	}
+	defer unlockFile(l.lock)
 	// Pick up other processes' records first so the first use wins across them.
 	if err := l.refresh(); err != nil {
 		l.err = err
@@ -379,6 +397,7 @@ func (l *Ledger) Close() error {
 		return nil
 	}
 	l.closed = true
+	l.lock.Close()
 	if err := l.f.Close(); err != nil {
 		return fmt.Errorf("ledger: close %s: %w", l.path, err)
 	}

@@ -350,3 +350,45 @@ func TestClosed(t *testing.T) {
 		t.Errorf("second Close: got %v, want nil", err)
 	}
 }
+
+// TestTwoProcessesCompacting: two ledgers on one file (as two proxies
+// sharing a data directory) record new credentials at the same time while
+// a tiny MaxBytes makes them compact over and over: no record is lost.
+func TestTwoProcessesCompacting(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.jsonl")
+	opts := Options{MaxEntries: 10000, MaxBytes: 4096}
+	const each = 200
+	var wg sync.WaitGroup
+	for p := 0; p < 2; p++ {
+		l, err := Open(path, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer l.Close()
+			for i := 0; i < each; i++ {
+				l.Record(inspect.Use{Kind: inspect.KindCode, Fingerprint: redact.Fingerprint(fmt.Sprintf("code-%d-%d", p, i)),
+					Time: time.Now(), Flow: fmt.Sprintf("flow-%d-%d", p, i), Status: 200, Result: "ok"})
+			}
+		}()
+	}
+	wg.Wait()
+	l, err := Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	missing := 0
+	for p := 0; p < 2; p++ {
+		for i := 0; i < each; i++ {
+			if _, ok := l.Lookup(inspect.KindCode, redact.Fingerprint(fmt.Sprintf("code-%d-%d", p, i))); !ok {
+				missing++
+			}
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of %d records lost", missing, 2*each)
+	}
+}
