@@ -40,7 +40,14 @@ Examples:
   oauthproxy --log-format json --only-oauth    # one JSON object per OAuth exchange
   oauthproxy --har session.har                 # also record a redacted HAR
   oauthproxy --upstream-ca ./staging-ca.pem    # trust a private IdP's CA upstream
-  oauthproxy --listen 0.0.0.0:8080 --allow-remote --proxy-auth user:pass   # in a container`,
+  oauthproxy --listen 0.0.0.0:8080 --allow-remote --proxy-auth user:pass   # in a container
+
+Environment:
+  OAUTHPROXY_HOME          data directory when --data-dir is not given
+  OAUTHPROXY_PROXY_AUTH    USER:PASS when --proxy-auth is not given (keeps it out of ps)
+  SSL_CERT_FILE            CA bundle trusted upstream, as for any Go program
+  GOGC                     garbage collector target; the proxy uses 200 when unset
+  OAUTHPROXY_CPUPROFILE    write a CPU profile of the run to this file (for performance work)`,
 		run: runProxy,
 	})
 }
