@@ -235,7 +235,6 @@ func TestClientGoneMidRequestBody(t *testing.T) {
 // gets a 502 that says the body stalled, and the proxy keeps serving.
 func TestUpstreamStallsInSmallBody(t *testing.T) {
 	release := make(chan struct{})
-	t.Cleanup(func() { close(release) })
 	up := newUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/stall" {
 			io.WriteString(w, "fine")
@@ -249,6 +248,7 @@ func TestUpstreamStallsInSmallBody(t *testing.T) {
 		io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
 		<-release
 	}), false)
+	t.Cleanup(func() { close(release) }) // after newUpstream's: runs before its Close
 	p := startProxy(t, Options{RootCAs: rootsOf(up), UpstreamTimeout: 300 * time.Millisecond})
 	c := p.client(t)
 	resp, b := get(t, c, up.URL+"/stall")
@@ -261,5 +261,55 @@ func TestUpstreamStallsInSmallBody(t *testing.T) {
 	}
 	if resp, b := get(t, c, up.URL+"/next"); resp.StatusCode != http.StatusOK || string(b) != "fine" {
 		t.Errorf("next request: got %d %q, want 200 fine", resp.StatusCode, b)
+	}
+}
+
+// TestUpstreamIdleTimeout: with UpstreamIdleTimeout, a streamed body that
+// stops arriving is cut and the exchange says why; one that keeps coming,
+// however slowly, is relayed whole.
+func TestUpstreamIdleTimeout(t *testing.T) {
+	const size = 64 << 10 // over smallBody: streamed
+	chunk := bytes.Repeat([]byte("x"), size/4)
+	release := make(chan struct{})
+	up := newUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		for i := 0; i < 4; i++ {
+			if i > 0 {
+				if r.URL.Path == "/stall" && i == 2 {
+					<-release
+					return
+				}
+				time.Sleep(100 * time.Millisecond) // slow, but never 300 ms
+			}
+			w.Write(chunk)
+			w.(http.Flusher).Flush()
+		}
+	}), false)
+	t.Cleanup(func() { close(release) }) // after newUpstream's: runs before its Close
+	tests := []struct {
+		name, path string
+		idle       time.Duration
+		wantCut    bool
+	}{
+		{"slow body, idle timeout", "/slow", 300 * time.Millisecond, false},
+		{"stalled body, idle timeout", "/stall", 300 * time.Millisecond, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := startProxy(t, Options{RootCAs: rootsOf(up), UpstreamIdleTimeout: tt.idle})
+			resp, err := p.client(t).Get(up.URL + tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if cut := err != nil; cut != tt.wantCut || (!cut && len(b) != size) {
+				t.Errorf("client: got %d bytes, error %v; want cut=%v", len(b), err, tt.wantCut)
+			}
+			x := p.sink.wait(t, 1)[0]
+			if got := strings.Contains(x.Error, "stalled: no bytes for 300ms (--upstream-idle-timeout)"); got != tt.wantCut {
+				t.Errorf("exchange error: got %q, want the stall named: %v", x.Error, tt.wantCut)
+			}
+		})
 	}
 }

@@ -97,6 +97,11 @@ type Options struct {
 	// that is read whole before it is relayed); DefaultUpstreamTimeout when
 	// 0, none when negative.
 	UpstreamTimeout time.Duration
+	// UpstreamIdleTimeout, when positive, cuts a streamed response body
+	// (one not read whole first) that brings no new bytes for that long;
+	// zero (the default) waits for as long as the upstream keeps the
+	// connection open, as long-polls and event streams need.
+	UpstreamIdleTimeout time.Duration
 	// DialTimeout bounds DNS plus TCP connect (plus TLS handshake for the
 	// upstream proxy) of an upstream connection; DefaultDialTimeout when 0.
 	DialTimeout time.Duration

@@ -176,6 +176,10 @@ func (rt recorder) RoundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Re
 			if b.limit > 0 && cl > 0 && cl <= b.limit {
 				b.buf = make([]byte, 0, cl)
 			}
+			if d := s.opts.UpstreamIdleTimeout; d > 0 {
+				b.idle = d
+				b.timer = time.AfterFunc(d, b.stall)
+			}
 			resp.Body = b
 		}
 	}
@@ -395,10 +399,33 @@ type respBody struct {
 	truncated bool
 	endErr    error // first read error (io.EOF at the end)
 	endAt     time.Time
+
+	// With Options.UpstreamIdleTimeout: timer fires stall when no bytes
+	// came for idle; Read pushes it back.
+	idle    time.Duration
+	timer   *time.Timer
+	stalled atomic.Bool
+}
+
+// stall cuts a streamed body that stopped arriving (Options.UpstreamIdleTimeout):
+// closing it makes the relay's blocked Read return.
+func (b *respBody) stall() {
+	b.stalled.Store(true)
+	_ = b.rc.Close()
 }
 
 func (b *respBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
+	if b.timer != nil {
+		if err != nil {
+			b.timer.Stop()
+			if b.stalled.Load() {
+				err = fmt.Errorf("%w: no bytes for %s (--upstream-idle-timeout)", errBodyStalled, b.idle)
+			}
+		} else if n > 0 {
+			b.timer.Reset(b.idle)
+		}
+	}
 	if n > 0 {
 		b.size += int64(n)
 		if b.limit > 0 {
@@ -414,6 +441,9 @@ func (b *respBody) Read(p []byte) (int, error) {
 }
 
 func (b *respBody) Close() error {
+	if b.timer != nil {
+		b.timer.Stop()
+	}
 	err := b.rc.Close()
 	if b.endErr == nil {
 		b.e.finish(errClosedEarly, time.Time{})
@@ -428,7 +458,7 @@ func (b *respBody) Close() error {
 const smallBody = 16 << 10
 
 // errBodyStalled is readAll's error when the upstream stopped sending.
-var errBodyStalled = errors.New("response body stalled")
+var errBodyStalled = errors.New("stalled")
 
 // readAll reads a whole response body of Content-Length n, up to its EOF
 // (which lets net/http reuse the connection), and captures it as Read

@@ -125,6 +125,7 @@ type runFlags struct {
 	idleTimeout   time.Duration
 	headerTimeout time.Duration
 	upTimeout     time.Duration
+	upIdle        time.Duration
 }
 
 func runProxy(e *env, args []string) error {
@@ -153,6 +154,7 @@ func runProxy(e *env, args []string) error {
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", 120*time.Second, "close idle client connections after this long")
 	fs.DurationVar(&f.headerTimeout, "header-timeout", 30*time.Second, "time a client has to send request headers")
 	fs.DurationVar(&f.upTimeout, "upstream-timeout", 60*time.Second, "time to wait for upstream response headers (and for the rest of a body of at most 16 KiB)")
+	fs.DurationVar(&f.upIdle, "upstream-idle-timeout", 0, "cut a streamed response body that brings no bytes for this long (0: never, as long-polls and event streams need)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -248,21 +250,22 @@ func runProxy(e *env, args []string) error {
 	defer queue.Close()
 
 	srv, err := proxy.New(proxy.Options{
-		Listen:          f.listen,
-		CA:              ca,
-		RootCAs:         roots,
-		UpstreamProxy:   upProxy,
-		EgressAddr:      f.egress,
-		Passthrough:     f.passthrough,
-		Intercept:       f.intercept,
-		ProxyAuth:       f.proxyAuth,
-		AllowRemote:     f.allowRemote,
-		BodyCap:         f.bodyCap,
-		IdleTimeout:     f.idleTimeout,
-		HeaderTimeout:   f.headerTimeout,
-		UpstreamTimeout: f.upTimeout,
-		Sink:            queue,
-		Logger:          internal,
+		Listen:              f.listen,
+		CA:                  ca,
+		RootCAs:             roots,
+		UpstreamProxy:       upProxy,
+		EgressAddr:          f.egress,
+		Passthrough:         f.passthrough,
+		Intercept:           f.intercept,
+		ProxyAuth:           f.proxyAuth,
+		AllowRemote:         f.allowRemote,
+		BodyCap:             f.bodyCap,
+		IdleTimeout:         f.idleTimeout,
+		HeaderTimeout:       f.headerTimeout,
+		UpstreamTimeout:     f.upTimeout,
+		UpstreamIdleTimeout: f.upIdle,
+		Sink:                queue,
+		Logger:              internal,
 	})
 	if err != nil {
 		return exitError{exitUsage, err}
