@@ -71,8 +71,10 @@ type clientConn struct {
 	closeErr  error
 
 	// While corked, writes (TLS records) are held in pending and sent in
-	// one system call by uncork. Only the goroutine relaying the
-	// tunnel's exchanges corks, writes and reads.
+	// one system call by uncork. The goroutine relaying the tunnel corks
+	// and uncorks; wmu also orders them with a write from elsewhere (a
+	// close_notify at shutdown).
+	wmu     sync.Mutex
 	corked  bool
 	pending []byte
 }
@@ -82,10 +84,21 @@ type clientConn struct {
 const corkMax = 64 << 10
 
 // cork holds back writes until uncork (or the next read, or corkMax).
-func (c *clientConn) cork() { c.corked = true }
+func (c *clientConn) cork() {
+	c.wmu.Lock()
+	c.corked = true
+	c.wmu.Unlock()
+}
 
 // uncork sends what was held back, in one write.
 func (c *clientConn) uncork() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.flush()
+}
+
+// flush uncorks and writes what was held back; wmu is held.
+func (c *clientConn) flush() error {
 	c.corked = false
 	if len(c.pending) == 0 {
 		return nil
@@ -148,11 +161,15 @@ func (c *clientConn) SetReadDeadline(t time.Time) error {
 }
 
 func (c *clientConn) Read(p []byte) (int, error) {
+	c.wmu.Lock()
+	var err error
 	if c.corked || len(c.pending) > 0 {
 		// Never wait for the client with its answer held back.
-		if err := c.uncork(); err != nil {
-			return 0, err
-		}
+		err = c.flush()
+	}
+	c.wmu.Unlock()
+	if err != nil {
+		return 0, err
 	}
 	switch c.mode.Load() {
 	case modeIdle:
@@ -204,22 +221,19 @@ func (c *clientConn) idleReadDeadline() {
 }
 
 func (c *clientConn) Write(p []byte) (int, error) {
-	if c.corked {
-		if len(c.pending)+len(p) <= corkMax {
-			c.pending = append(c.pending, p...)
-			return len(p), nil
-		}
-		c.corked = false
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if !c.corked && len(c.pending) == 0 {
+		return c.write(p)
 	}
-	if len(c.pending) > 0 {
-		c.pending = append(c.pending, p...)
-		err := c.uncork()
-		if err != nil {
-			return 0, err
-		}
+	c.pending = append(c.pending, p...)
+	if c.corked && len(c.pending) <= corkMax {
 		return len(p), nil
 	}
-	return c.write(p)
+	if err := c.flush(); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // write writes p with the managed write deadline.

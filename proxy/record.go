@@ -401,14 +401,15 @@ type respBody struct {
 	endAt     time.Time
 
 	// With Options.UpstreamIdleTimeout: timer fires stall when no bytes
-	// came for idle; Read pushes it back.
+	// came for idle; Read pushes it back. (readAll uses stall and stalled
+	// with its own timer.)
 	idle    time.Duration
 	timer   *time.Timer
 	stalled atomic.Bool
 }
 
-// stall cuts a streamed body that stopped arriving (Options.UpstreamIdleTimeout):
-// closing it makes the relay's blocked Read return.
+// stall cuts a body that stopped arriving: closing it makes the blocked
+// Read return.
 func (b *respBody) stall() {
 	b.stalled.Store(true)
 	_ = b.rc.Close()
@@ -467,15 +468,11 @@ var errBodyStalled = errors.New("stalled")
 func (b *respBody) readAll(n int64, timeout time.Duration) ([]byte, error) {
 	buf := make([]byte, 0, n+1)
 	var (
-		err     error
-		timer   *time.Timer
-		stalled atomic.Bool
+		err   error
+		timer *time.Timer
 	)
 	if timeout > 0 {
-		timer = time.AfterFunc(timeout, func() {
-			stalled.Store(true)
-			_ = b.rc.Close() // makes a blocked Read return
-		})
+		timer = time.AfterFunc(timeout, b.stall)
 	}
 	for {
 		var m int
@@ -489,7 +486,7 @@ func (b *respBody) readAll(n int64, timeout time.Duration) ([]byte, error) {
 			break
 		}
 	}
-	if timer != nil && !timer.Stop() && stalled.Load() && err != io.EOF {
+	if timer != nil && !timer.Stop() && b.stalled.Load() && err != io.EOF {
 		err = errBodyStalled
 	}
 	b.size, b.endErr, b.endAt = int64(len(buf)), err, time.Now()
