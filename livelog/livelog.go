@@ -118,7 +118,7 @@ func RecordOf(x *flow.Exchange) Record {
 		Issuer:     x.OAuth.Issuer,
 		Error:      redact.Text(x.Error),
 		Findings:   x.OAuth.Findings,
-		Diagnosis:  redactDiagnosis(x.OAuth.Diagnosis),
+		Diagnosis:  redact.Diagnosis(x.OAuth.Diagnosis),
 	}
 	if x.Response != nil {
 		r.Status = x.Response.Status
@@ -157,37 +157,12 @@ func (l *Logger) json(x *flow.Exchange) {
 		e = e.Str("error", r.Error)
 	}
 	if len(r.Findings) > 0 {
-		e = e.Interface("findings", findings(r.Findings))
+		e = e.Interface("findings", redact.Findings(r.Findings))
 	}
 	if r.Diagnosis != nil {
 		e = e.Interface("diagnosis", r.Diagnosis)
 	}
 	e.Send()
-}
-
-// findings returns the findings with every text redacted (inspection
-// already writes fingerprints only; this is a second belt).
-func findings(fs []flow.Finding) []flow.Finding {
-	out := make([]flow.Finding, len(fs))
-	for i, f := range fs {
-		f.Message = redact.Text(f.Message)
-		f.Fix = redact.Text(f.Fix)
-		out[i] = f
-	}
-	return out
-}
-
-func redactDiagnosis(d *flow.Diagnosis) *flow.Diagnosis {
-	if d == nil {
-		return nil
-	}
-	c := *d
-	c.Summary = redact.Text(d.Summary)
-	c.Evidence = make([]string, len(d.Evidence))
-	for i, e := range d.Evidence {
-		c.Evidence[i] = redact.Text(e)
-	}
-	return &c
 }
 
 func redactedURL(u *url.URL) string {
@@ -314,7 +289,7 @@ func (l *Logger) console(b *bytes.Buffer, x *flow.Exchange) {
 			b.WriteByte('\n')
 		}
 	}
-	if d := redactDiagnosis(x.OAuth.Diagnosis); d != nil {
+	if d := redact.Diagnosis(x.OAuth.Diagnosis); d != nil {
 		b.WriteString("  ")
 		l.paint(b, bold, "DIAGNOSIS")
 		fmt.Fprintf(b, " %s/%s (%s confidence) %s\n", d.Category, d.Cause, d.Confidence, d.Summary)

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/oauthproxy/oauthproxy/content"
 	"github.com/oauthproxy/oauthproxy/flow"
 )
 
@@ -379,7 +380,29 @@ func Body(contentType string, data []byte) []byte {
 	if strings.Contains(ct, "html") || bytes.Contains(data, []byte("<input")) {
 		data = HTMLInputs(data)
 	}
+	if bytes.IndexByte(data, '"') >= 0 {
+		// JSON that did not parse (cut by the capture limit or by the
+		// network, or embedded in other text) still names its secrets.
+		data = jsonMembersRE.ReplaceAllFunc(data, jsonMember)
+	}
 	return jwtRE.ReplaceAllFunc(data, func(m []byte) []byte { return []byte(Fingerprint(string(m))) })
+}
+
+// jsonMembersRE finds "name": "value" pairs in text that is not valid JSON;
+// the value may be cut off by the end of the text.
+var jsonMembersRE = regexp.MustCompile(`"([A-Za-z0-9_.-]{1,64})"\s*:\s*"((?:[^"\\]|\\.)*)("|\\?$)`)
+
+// jsonMember fingerprints the value of a jsonMembersRE match whose name is
+// a secret parameter.
+func jsonMember(m []byte) []byte {
+	sm := jsonMembersRE.FindSubmatchIndex(m)
+	name, value := string(m[sm[2]:sm[3]]), string(m[sm[4]:sm[5]])
+	if !IsSecretParam(name) || value == "" || IsRedacted(value) {
+		return m
+	}
+	out := append([]byte(nil), m[:sm[4]]...)
+	out = append(out, Fingerprint(value)...)
+	return append(out, m[sm[5]:]...)
 }
 
 var jwtRE = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
@@ -450,12 +473,51 @@ func Exchange(x *flow.Exchange) *flow.Exchange {
 		r.Body = body(x.Response.Header.Get("Content-Type"), x.Response.Body)
 		c.Response = &r
 	}
+	c.Error = Text(x.Error)
+	c.OAuth.Findings = Findings(x.OAuth.Findings)
+	c.OAuth.Diagnosis = Diagnosis(x.OAuth.Diagnosis)
 	return &c
 }
 
 func body(ct string, b flow.Body) flow.Body {
+	if b.DecodeError != "" && len(b.Data) > 0 && !strings.Contains(b.DecodeError, content.ErrTooLarge.Error()) {
+		// Still encoded (an unsupported or broken Content-Encoding):
+		// nothing in it can be checked for secrets, so none of it is kept.
+		b.Data, b.Truncated = nil, true
+		return b
+	}
 	b.Data = Body(ct, b.Data)
 	return b
+}
+
+// Findings returns a copy of fs with every message and fix passed
+// through Text (inspection writes fingerprints only; this is a second belt).
+func Findings(fs []flow.Finding) []flow.Finding {
+	if fs == nil {
+		return nil
+	}
+	out := make([]flow.Finding, len(fs))
+	for i, f := range fs {
+		f.Message = Text(f.Message)
+		f.Fix = Text(f.Fix)
+		out[i] = f
+	}
+	return out
+}
+
+// Diagnosis returns a copy of d with its summary and evidence passed
+// through Text (fixes and sources are rule text).
+func Diagnosis(d *flow.Diagnosis) *flow.Diagnosis {
+	if d == nil {
+		return nil
+	}
+	c := *d
+	c.Summary = Text(d.Summary)
+	c.Evidence = make([]string, len(d.Evidence))
+	for i, e := range d.Evidence {
+		c.Evidence[i] = Text(e)
+	}
+	return &c
 }
 
 // Basic decodes an "Authorization: Basic" value into its raw id and secret,

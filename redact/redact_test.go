@@ -311,3 +311,54 @@ func TestShort(t *testing.T) {
 		}
 	}
 }
+
+// TestBodyCutJSON: a JSON token response cut off (by the capture limit or
+// the network) does not parse, and its secrets are still fingerprinted.
+func TestBodyCutJSON(t *testing.T) {
+	tests := []struct{ name, in string }{
+		{"cut inside a value", `{"access_token":"` + canarySecret + `","refresh_token":"` + canarySecret[:10]},
+		{"cut after a value", `{"id_token":"x.y.z","client_secret" : "` + canarySecret + `", "exp`},
+		{"escaped quote in the value", `{"refresh_token":"a\"` + canarySecret + `"` + `,`},
+		{"inside other text", `error: {"password":"` + canarySecret + `"} (see logs)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := string(Body("application/json", []byte(tt.in)))
+			if strings.Contains(got, canarySecret) || strings.Contains(got, canarySecret[:10]) {
+				t.Errorf("Body(%q) = %q keeps a secret", tt.in, got)
+			}
+			if !strings.Contains(got, "redacted:sha256:") {
+				t.Errorf("Body(%q) = %q, want fingerprints", tt.in, got)
+			}
+		})
+	}
+	if got := string(Body("text/plain", []byte(`{"scope":"openid","state":"abc`))); got != `{"scope":"openid","state":"abc` {
+		t.Errorf("non-secret members changed: %q", got)
+	}
+}
+
+// TestExchangeUndecodableAndTexts: a body whose Content-Encoding could not
+// be removed is dropped (it cannot be checked), and the error, findings
+// and diagnosis texts are redacted like the log's.
+func TestExchangeUndecodableAndTexts(t *testing.T) {
+	x := &flow.Exchange{
+		Request: flow.Request{Method: "POST", Header: http.Header{}},
+		Response: &flow.Response{Status: 200, Header: http.Header{"Content-Encoding": {"zstd"}},
+			Body: flow.Body{Data: []byte("raw zstd bytes " + canarySecret), Size: 40, Encoding: "zstd", DecodeError: `content: unsupported Content-Encoding "zstd"`}},
+		Error: "read: Bearer " + canarySecret,
+	}
+	x.OAuth.Findings = []flow.Finding{{ID: "x", Message: "client_secret=" + canarySecret}}
+	x.OAuth.Diagnosis = &flow.Diagnosis{Summary: "Bearer " + canarySecret, Evidence: []string{"code=" + canarySecret}}
+	c := Exchange(x)
+	if len(c.Response.Body.Data) != 0 || !c.Response.Body.Truncated {
+		t.Errorf("undecodable body kept: %q", c.Response.Body.Data)
+	}
+	for _, s := range []string{c.Error, c.OAuth.Findings[0].Message, c.OAuth.Diagnosis.Summary, c.OAuth.Diagnosis.Evidence[0]} {
+		if strings.Contains(s, canarySecret) {
+			t.Errorf("secret kept in %q", s)
+		}
+	}
+	if !strings.Contains(x.OAuth.Findings[0].Message, canarySecret) {
+		t.Errorf("the original exchange was modified")
+	}
+}
