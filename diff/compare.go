@@ -336,17 +336,17 @@ func compareParams(c *pairCtx, fs *[]finding) {
 		case !okA || !okB:
 			va, vb := absent, absent
 			if okA {
-				va = showParam(k, pa.value)
+				va = redact.Value(k, pa.value)
 			}
 			if okB {
-				vb = showParam(k, pb.value)
+				vb = redact.Value(k, pb.value)
 			}
 			missing := "B"
 			if !okA {
 				missing = "A"
 			}
 			c.add(fs, "param-missing", "request", k, va, vb, w, cat,
-				fmt.Sprintf("parameter %s is missing on %s (%s: %s)", k, missing, other(missing), showParam(k, pick(pa, pb).value)),
+				fmt.Sprintf("parameter %s is missing on %s (%s: %s)", k, missing, other(missing), redact.Value(k, pick(pa, pb).value)),
 				"One side sends the parameter and the other does not: compare the client configuration, or look for a proxy that rewrote the body.")
 		case perFlow[lk]:
 			if sa, sb, differ := shapeDiff(lk, pa.value, pb.value); differ {
@@ -360,7 +360,7 @@ func compareParams(c *pairCtx, fs *[]finding) {
 			}
 		default:
 			if eq, comparable := sameValue(pa.value, pb.value); comparable && !eq {
-				va, vb := showParam(k, pa.value), showParam(k, pb.value)
+				va, vb := redact.Value(k, pa.value), redact.Value(k, pb.value)
 				c.add(fs, "param-value", "request", k, va, vb, w, cat,
 					fmt.Sprintf("parameter %s differs: A %s, B %s", k, va, vb),
 					paramDetail(lk))
@@ -412,17 +412,6 @@ func sameValue(a, b string) (eq, comparable bool) {
 		return false, false
 	}
 	return false, true
-}
-
-// showParam is a display value: secrets as short fingerprint and length.
-func showParam(name, v string) string {
-	if redact.IsSecretParam(name) || redact.IsRedacted(v) {
-		return redact.Display(v)
-	}
-	if len(v) > 120 {
-		return v[:117] + "..."
-	}
-	return strconv.Quote(v)
 }
 
 // shapeOf describes a per-flow value without revealing it: its length

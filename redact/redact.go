@@ -173,7 +173,6 @@ var secretParams = map[string]bool{
 	"logout_token":           true,
 	"request":                true, // JAR request objects carry claims
 	"dpop":                   true,
-	"session_state":          false,
 	"secret":                 true,
 	"private_key":            true,
 	"api_key":                true,
@@ -181,7 +180,6 @@ var secretParams = map[string]bool{
 	"appsecret":              true, // WeChat
 	"app_secret":             true, // Feishu/Lark
 	"secret_key":             true,
-	"client_key_secret":      false,
 	"authorization_code":     true,
 	"pre-authorized_code":    true,
 	"saml_response":          true,
@@ -199,7 +197,31 @@ var secretParams = map[string]bool{
 // IsSecretParam reports whether a query/form parameter or JSON member of this
 // name holds a secret.
 func IsSecretParam(name string) bool {
-	return secretParams[strings.ToLower(name)]
+	l := strings.ToLower(name)
+	return secretParams[l] || secretParamsFolded[foldName(l)]
+}
+
+// secretParamsFolded is secretParams with '_', '-' and '.' removed, so that
+// accessToken, client-secret and refresh.token match too.
+var secretParamsFolded = func() map[string]bool {
+	m := map[string]bool{}
+	for k := range secretParams {
+		m[foldName(k)] = true
+	}
+	return m
+}()
+
+// foldName removes '_', '-' and '.' from a lower-case name.
+func foldName(l string) string {
+	if !strings.ContainsAny(l, "_-.") {
+		return l
+	}
+	return strings.Map(func(r rune) rune {
+		if r == '_' || r == '-' || r == '.' {
+			return -1
+		}
+		return r
+	}, l)
 }
 
 // secretHeaders are headers whose whole value is a secret.
@@ -215,9 +237,24 @@ var secretHeaders = map[string]bool{
 }
 
 // IsSecretHeader reports whether the value of header name is a secret.
+// Besides the known ones, any header whose name says token, secret,
+// password, signature, session or (api) key is taken for one
+// (X-Goog-Api-Key, Ocp-Apim-Subscription-Key, X-Csrf-Token...).
 func IsSecretHeader(name string) bool {
-	return secretHeaders[http.CanonicalHeaderKey(name)]
+	if secretHeaders[http.CanonicalHeaderKey(name)] {
+		return true
+	}
+	l := strings.ToLower(name)
+	for _, w := range secretHeaderWords {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return strings.HasSuffix(l, "-key") || l == "apikey"
 }
+
+// secretHeaderWords mark a header name as a secret's.
+var secretHeaderWords = [...]string{"token", "secret", "password", "signature", "session", "apikey", "api-key"}
 
 // Header returns the redacted form of one header value. Authorization keeps
 // its scheme ("Basic redacted:sha256:..."), cookies keep their names.
@@ -651,6 +688,25 @@ func textCredential(m string) string {
 		return m // "Basic credentials", "Bearer challenge": prose, not a credential
 	}
 	return scheme + " " + Fingerprint(cred)
+}
+
+// Value is the display form of a parameter, member or header value in a
+// report: a secret (by name, or already redacted) as Display shows it;
+// anything else quoted and cut at 120 bytes, after the secrets inside it
+// (members of nested JSON, JWTs, name=value pairs, Bearer credentials)
+// were fingerprinted.
+func Value(name, v string) string {
+	if IsSecretParam(name) || IsRedacted(v) {
+		return Display(v)
+	}
+	if t := strings.TrimSpace(v); t != "" && (t[0] == '{' || t[0] == '[') {
+		v = string(Body("application/json", []byte(v)))
+	}
+	v = Text(v)
+	if len(v) > 120 {
+		v = v[:117] + "..."
+	}
+	return strconv.Quote(v)
 }
 
 // Display shows any value, raw or already redacted, without revealing it:

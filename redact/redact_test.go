@@ -362,3 +362,45 @@ func TestExchangeUndecodableAndTexts(t *testing.T) {
 		t.Errorf("the original exchange was modified")
 	}
 }
+
+func TestSecretNames(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		header bool
+		want   bool
+	}{
+		{"accessToken", false, true}, {"refresh-token", false, true}, {"clientSecret", false, true},
+		{"CODE", false, true}, {"scope", false, false}, {"state", false, false}, {"session_state", false, false},
+		{"X-Goog-Api-Key", true, true}, {"Ocp-Apim-Subscription-Key", true, true}, {"X-Csrf-Token", true, true},
+		{"Authorization", true, true}, {"Content-Type", true, false}, {"Keep-Alive", true, false}, {"Accept", true, false},
+	} {
+		got := IsSecretParam(tt.name)
+		if tt.header {
+			got = IsSecretHeader(tt.name)
+		}
+		if got != tt.want {
+			t.Errorf("%s (header %v): got %v, want %v", tt.name, tt.header, got, tt.want)
+		}
+	}
+	if got := string(Body("application/json", []byte(`{"accessToken":"`+canarySecret+`"}`))); strings.Contains(got, canarySecret) {
+		t.Errorf("camelCase JSON member kept: %s", got)
+	}
+}
+
+func TestValue(t *testing.T) {
+	jwt := "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJl"
+	for _, tt := range []struct{ name, v string }{
+		{"client_secret", canarySecret},
+		{"data", `{"client_secret":"` + canarySecret + `"}`},
+		{"id_token_hint", jwt},
+		{"note", "Bearer " + canarySecret},
+	} {
+		got := Value(tt.name, tt.v)
+		if strings.Contains(got, canarySecret) || strings.Contains(got, jwt) {
+			t.Errorf("Value(%q, %q) = %s keeps a secret", tt.name, tt.v, got)
+		}
+	}
+	if got := Value("scope", "openid email"); got != `"openid email"` {
+		t.Errorf("ordinary value: got %s", got)
+	}
+}

@@ -97,13 +97,13 @@ func Compare(captured, replayed *flow.Exchange) []Change {
 		n, okN := mn[k]
 		switch {
 		case !okO:
-			add("member-added", k, none, showMember(k, n))
+			add("member-added", k, none, redact.Value(k, n))
 		case !okN:
-			add("member-removed", k, showMember(k, o), none)
+			add("member-removed", k, redact.Value(k, o), none)
 		case perResponse[strings.ToLower(k)]:
 			// a new token is expected; presence is what matters
 		case o != n && redact.Fingerprint(o) != redact.Fingerprint(n):
-			add("member-changed", k, showMember(k, o), showMember(k, n))
+			add("member-changed", k, redact.Value(k, o), redact.Value(k, n))
 		}
 	}
 	return out
@@ -176,17 +176,6 @@ func normHeaders(h http.Header) map[string]string {
 		out[ck] = strings.Join(parts, ", ")
 	}
 	return out
-}
-
-// showMember is the display form of a body member.
-func showMember(name, v string) string {
-	if redact.IsSecretParam(name) || redact.IsRedacted(v) {
-		return redact.Display(v)
-	}
-	if len(v) > 120 {
-		v = v[:117] + "..."
-	}
-	return strconv.Quote(v)
 }
 
 // show shortens fingerprints inside a redacted header value.
