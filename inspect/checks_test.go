@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -105,6 +106,12 @@ var checkCases = []checkCase{
 			return x
 		}},
 	{name: "every parameter once", id: IDParamDup, x: tok(same)},
+	{name: "fifty parameters twice: ten listed", id: IDParamDup, fire: true, msg: "p9 2 times in the body; and 40 more", x: tok(func(p kv) kv {
+		for i := 0; i < 50; i++ {
+			p = p.add(fmt.Sprintf("p%d", i), "a").add(fmt.Sprintf("p%d", i), "b")
+		}
+		return p
+	})},
 
 	// params-in-query
 	{name: "client_secret in the query", id: IDParamsInQuery, fire: true, msg: "client_secret in the URL query", sev: flow.SeverityWarn,
@@ -170,6 +177,8 @@ var checkCases = []checkCase{
 	{name: "redirect_uri path case", id: IDRedirectMismatch, fire: true, msg: "path case", x: redirectTo("https://app.example.com/Callback")},
 	{name: "redirect_uri path", id: IDRedirectMismatch, fire: true, msg: "path: /callback vs /auth/callback", x: redirectTo("https://app.example.com/auth/callback")},
 	{name: "redirect_uri query", id: IDRedirectMismatch, fire: true, msg: "query: (none) vs x=1", x: redirectTo("https://app.example.com/callback?x=1")},
+	{name: "redirect_uri query with a secret", id: IDRedirectMismatch, fire: true, msg: "query: (none) vs access_token=redacted",
+		x: redirectTo("https://app.example.com/callback?access_token=CANARY-in-redirect")},
 	{name: "redirect_uri double-encoded", id: IDRedirectMismatch, fire: true, msg: "double-encoded", x: redirectTo(url.QueryEscape("https://app.example.com/callback"))},
 	{name: "redirect_uri path percent-encoding", id: IDRedirectMismatch, fire: true, msg: "percent-encoding of the path",
 		setup: authWith(set("redirect_uri", "https://app.example.com/a b")), x: redirectTo("https://app.example.com/a%20b")},
@@ -264,7 +273,7 @@ var checkCases = []checkCase{
 	{name: "Basic only", id: IDClientAuthMultiple, x: tok(del("client_secret"), basic("app-123", canarySecret))},
 
 	// client-auth-encoding
-	{name: "secret with '/' and '=' not form-encoded", id: IDClientAuthEncoding, fire: true, msg: "'/'",
+	{name: "secret with '/' and '=' not form-encoded", id: IDClientAuthEncoding, fire: true, msg: "client_secret in Basic contains punctuation",
 		x: tok(del("client_secret"), basic("app-123", "CANARY/abc="))},
 	{name: "client_id with ':' not form-encoded", id: IDClientAuthEncoding, fire: true, msg: "contains ':'", sev: flow.SeverityError, setup: noSetup,
 		x: func(s *scen) *flow.Exchange {

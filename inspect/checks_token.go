@@ -74,6 +74,7 @@ func mediaTypeForMessage(ct string) string {
 }
 
 func checkParamDup(c *ctx, r report) {
+	inBody, inQuery := c.body.counter(), c.query.counter()
 	var dups []string
 	seen := map[string]bool{}
 	for _, p := range c.body {
@@ -81,25 +82,39 @@ func checkParamDup(c *ctx, r report) {
 			continue
 		}
 		seen[p.name] = true
-		if n := c.body.count(p.name); n > 1 {
-			dups = append(dups, fmt.Sprintf("%s %d times in the body", p.name, n))
-		} else if c.query.has(p.name) {
-			dups = append(dups, p.name+" in both the query and the body")
+		if n := inBody(p.name); n > 1 {
+			dups = append(dups, fmt.Sprintf("%s %d times in the body", shorten(p.name), n))
+		} else if inQuery(p.name) > 0 {
+			dups = append(dups, shorten(p.name)+" in both the query and the body")
 		}
 	}
 	if len(c.body) == 0 {
 		for _, p := range c.query {
 			if !seen[p.name] {
 				seen[p.name] = true
-				if n := c.query.count(p.name); n > 1 {
-					dups = append(dups, fmt.Sprintf("%s %d times in the query", p.name, n))
+				if n := inQuery(p.name); n > 1 {
+					dups = append(dups, fmt.Sprintf("%s %d times in the query", shorten(p.name), n))
 				}
 			}
 		}
 	}
+	if len(dups) > maxListed {
+		dups = append(dups[:maxListed], fmt.Sprintf("and %d more", len(dups)-maxListed))
+	}
 	if len(dups) > 0 {
 		r.add("parameter sent more than once: "+strings.Join(dups, "; "), "")
 	}
+}
+
+// maxListed bounds the items a finding message lists.
+const maxListed = 10
+
+// shorten cuts a name for a message at 64 bytes.
+func shorten(s string) string {
+	if len(s) > 64 {
+		return s[:61] + "..."
+	}
+	return s
 }
 
 func checkParamsInQuery(c *ctx, r report) {
@@ -427,7 +442,9 @@ func formSafe(b byte) bool {
 
 // unencodedChars describes the characters in v that form-encoding would
 // have escaped, and whether a '%' is not followed by two hex digits.
-func unencodedChars(v string) (kinds []string, badEscape bool) {
+// For a secret the punctuation is not named (that would tell which
+// characters it has), only counted as such.
+func unencodedChars(v string, secret bool) (kinds []string, badEscape bool) {
 	seen := map[byte]bool{}
 	for i := 0; i < len(v); i++ {
 		b := v[i]
@@ -448,6 +465,11 @@ func unencodedChars(v string) (kinds []string, badEscape bool) {
 			}
 		case b == ' ':
 			kinds = append(kinds, "space")
+		case secret:
+			if !seen[0] {
+				seen[0] = true
+				kinds = append(kinds, "punctuation that form-urlencoding changes")
+			}
 		default:
 			kinds = append(kinds, "'"+string(b)+"'")
 		}
@@ -476,7 +498,7 @@ func checkClientAuthEncoding(c *ctx, r report) {
 	}
 	var parts []string
 	for _, f := range []struct{ name, v string }{{"client_id", cc.basicID}, {"client_secret", cc.basicSecret}} {
-		kinds, badEsc := unencodedChars(f.v)
+		kinds, badEsc := unencodedChars(f.v, f.name == "client_secret")
 		if badEsc {
 			kinds = append(kinds, "a '%' not followed by two hex digits")
 		}

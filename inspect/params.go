@@ -93,6 +93,20 @@ func (p params) count(name string) int {
 	return n
 }
 
+// counter returns how often a name occurs in p: by counting for a few
+// parameters, from a map built once for many (a huge form must not make a
+// check quadratic).
+func (p params) counter() func(string) int {
+	if len(p) <= 16 {
+		return p.count
+	}
+	m := make(map[string]int, len(p))
+	for _, e := range p {
+		m[e.name]++
+	}
+	return func(name string) int { return m[name] }
+}
+
 // maxParams bounds how many parameters are read from a JSON or multipart body.
 const maxParams = 256
 

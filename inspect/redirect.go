@@ -76,7 +76,7 @@ func redirectDiff(a, b string) []string {
 		if qa.Encode() == qb.Encode() {
 			d = append(d, "query: same parameters, different order or encoding")
 		} else {
-			d = append(d, "query: "+orNone(pa.RawQuery)+" vs "+orNone(pb.RawQuery))
+			d = append(d, "query: "+orNone(redact.Query(pa.RawQuery))+" vs "+orNone(redact.Query(pb.RawQuery)))
 		}
 	}
 	if pa.Fragment != pb.Fragment {

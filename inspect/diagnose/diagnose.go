@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/oauthproxy/oauthproxy/content"
@@ -569,6 +570,9 @@ func scrubAll(x *flow.Exchange, ev []string) []string {
 			}
 		}
 	}
+	// Longest first: a secret that is a prefix of another must not leave
+	// the other's tail behind.
+	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
 	out := make([]string, len(ev))
 	for i, s := range ev {
 		for _, sec := range secrets {

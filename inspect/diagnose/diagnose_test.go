@@ -423,3 +423,19 @@ func TestParseChallenges(t *testing.T) {
 		t.Errorf("got %+v, want Facebook's three quoted strings", fb)
 	}
 }
+
+// TestScrubPrefixSecrets: a secret that is a prefix of another (a short
+// client_secret and a code starting with it) leaves no tail of the longer
+// one in evidence, whatever the order the parameters are read in.
+func TestScrubPrefixSecrets(t *testing.T) {
+	u, _ := url.Parse("https://idp.example/token")
+	x := &flow.Exchange{Request: flow.Request{Method: "POST", URL: u,
+		Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}},
+		Body:   flow.Body{Data: []byte("grant_type=authorization_code&client_secret=abcd&code=abcdSECRETCODETAIL")}}}
+	for i := 0; i < 20; i++ {
+		got := scrubAll(x, []string{"server said: code abcdSECRETCODETAIL is invalid"})
+		if strings.Contains(got[0], "SECRETCODETAIL") {
+			t.Fatalf("evidence keeps the tail of the code: %q", got[0])
+		}
+	}
+}
