@@ -279,7 +279,7 @@ func TestUpstreamIdleTimeout(t *testing.T) {
 					<-release
 					return
 				}
-				time.Sleep(100 * time.Millisecond) // slow, but never 300 ms
+				time.Sleep(20 * time.Millisecond) // slow, but far from the bound
 			}
 			w.Write(chunk)
 			w.(http.Flusher).Flush()
@@ -291,7 +291,7 @@ func TestUpstreamIdleTimeout(t *testing.T) {
 		idle       time.Duration
 		wantCut    bool
 	}{
-		{"slow body, idle timeout", "/slow", 300 * time.Millisecond, false},
+		{"slow body, idle timeout", "/slow", 5 * time.Second, false},
 		{"stalled body, idle timeout", "/stall", 300 * time.Millisecond, true},
 	}
 	for _, tt := range tests {
@@ -307,7 +307,7 @@ func TestUpstreamIdleTimeout(t *testing.T) {
 				t.Errorf("client: got %d bytes, error %v; want cut=%v", len(b), err, tt.wantCut)
 			}
 			x := p.sink.wait(t, 1)[0]
-			if got := strings.Contains(x.Error, "stalled: no bytes for 300ms (--upstream-idle-timeout)"); got != tt.wantCut {
+			if got := strings.Contains(x.Error, "stalled: no bytes for "+tt.idle.String()+" (--upstream-idle-timeout)"); got != tt.wantCut {
 				t.Errorf("exchange error: got %q, want the stall named: %v", x.Error, tt.wantCut)
 			}
 		})

@@ -160,7 +160,9 @@ func (rt recorder) RoundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Re
 				// Nothing was sent to the client yet: it gets a 502
 				// that says what happened, instead of a cut response.
 				reason, status := describeUpstreamError(err, 0)
-				if errors.Is(err, errBodyStalled) {
+				if req.Context().Err() != nil {
+					reason, status = "request canceled: the client went away", "proxy_internal_error"
+				} else if errors.Is(err, errBodyStalled) {
 					reason, status = fmt.Sprintf("the body stopped after %d of %d bytes (no more within %s, timeout)", b.size, cl, s.opts.UpstreamTimeout), "http_response_timeout"
 				}
 				msg := "oauthproxy: upstream " + hostPort(req.URL) + ": response body: " + reason
@@ -176,10 +178,7 @@ func (rt recorder) RoundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Re
 			if b.limit > 0 && cl > 0 && cl <= b.limit {
 				b.buf = make([]byte, 0, cl)
 			}
-			if d := s.opts.UpstreamIdleTimeout; d > 0 {
-				b.idle = d
-				b.timer = time.AfterFunc(d, b.stall)
-			}
+			b.idle = s.opts.UpstreamIdleTimeout
 			resp.Body = b
 		}
 	}
@@ -400,9 +399,9 @@ type respBody struct {
 	endErr    error // first read error (io.EOF at the end)
 	endAt     time.Time
 
-	// With Options.UpstreamIdleTimeout: timer fires stall when no bytes
-	// came for idle; Read pushes it back. (readAll uses stall and stalled
-	// with its own timer.)
+	// With Options.UpstreamIdleTimeout: timer, running only during a
+	// Read, fires stall when no bytes came for idle. (readAll uses stall
+	// and stalled with its own timer.)
 	idle    time.Duration
 	timer   *time.Timer
 	stalled atomic.Bool
@@ -416,15 +415,20 @@ func (b *respBody) stall() {
 }
 
 func (b *respBody) Read(p []byte) (int, error) {
+	if b.idle > 0 {
+		// The bound runs only while waiting for upstream bytes, not while
+		// the relay writes them to a slow client.
+		if b.timer == nil {
+			b.timer = time.AfterFunc(b.idle, b.stall)
+		} else {
+			b.timer.Reset(b.idle)
+		}
+	}
 	n, err := b.rc.Read(p)
 	if b.timer != nil {
-		if err != nil {
-			b.timer.Stop()
-			if b.stalled.Load() {
-				err = fmt.Errorf("%w: no bytes for %s (--upstream-idle-timeout)", errBodyStalled, b.idle)
-			}
-		} else if n > 0 {
-			b.timer.Reset(b.idle)
+		b.timer.Stop()
+		if err != nil && b.stalled.Load() {
+			err = fmt.Errorf("%w: no bytes for %s (--upstream-idle-timeout)", errBodyStalled, b.idle)
 		}
 	}
 	if n > 0 {
@@ -513,9 +517,6 @@ type memBody struct {
 }
 
 func (m *memBody) Read(p []byte) (int, error) { return m.r.Read(p) }
-
-// WriteTo hands the body to the relay in one write.
-func (m *memBody) WriteTo(w io.Writer) (int64, error) { return m.r.WriteTo(w) }
 
 func (m *memBody) Close() error {
 	err := m.cc.uncork() // the client first

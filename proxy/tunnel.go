@@ -95,7 +95,7 @@ func (s *Server) emit(x *flow.Exchange) {
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			s.log.Error().Str("exchange", x.ID).Str("panic", fmt.Sprint(v)).Msg("proxy: sink panicked")
+			s.log.Error().Str("exchange", x.ID).Str("panic", redact.Text(fmt.Sprint(v))).Msg("proxy: sink panicked")
 		}
 	}()
 	s.sink.Handle(x)
