@@ -110,7 +110,9 @@ func golden(t *testing.T, name, got string) {
 
 func TestConsole(t *testing.T) {
 	t.Setenv("TZ", "UTC")
+	local := time.Local
 	time.Local = time.UTC
+	t.Cleanup(func() { time.Local = local })
 	tests := []struct {
 		name string
 		opts Options
