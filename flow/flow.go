@@ -126,12 +126,29 @@ const (
 	LabelPAR        Label = "par"
 )
 
+// How sure inspection is that an exchange belongs to its login.
+const (
+	// LinkCertain: tied by a value the server issued (a code seen issued for
+	// a state-matched authorize request, a matching state, a token seen issued).
+	LinkCertain = "certain"
+	// LinkGuess: tied by client_id and redirect_uri alone; findings that rest
+	// on a guess stay at info and say "likely".
+	LinkGuess = "guess"
+)
+
 // OAuth holds what inspection concluded about an exchange.
 type OAuth struct {
 	Label     Label  `json:"label,omitempty"`
 	GrantType string `json:"grant_type,omitempty"`
 	// Issuer is the authorization server the exchange belongs to, when known.
-	Issuer    string     `json:"issuer,omitempty"`
+	Issuer string `json:"issuer,omitempty"`
+	// Login is the id of the login this exchange belongs to (authorize →
+	// login hops → callback → token → userinfo/API calls with its token);
+	// "" when it belongs to none. Set by inspection.
+	Login string `json:"login,omitempty"`
+	// LoginLink says how this exchange was tied to its login: LinkCertain
+	// or LinkGuess; "" when Login is "" or the exchange started the login.
+	LoginLink string `json:"login_link,omitempty"`
 	Findings  []Finding  `json:"findings,omitempty"`
 	Diagnosis *Diagnosis `json:"diagnosis,omitempty"`
 }
