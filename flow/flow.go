@@ -148,7 +148,7 @@ type OAuth struct {
 	Login string `json:"login,omitempty"`
 	// LoginLink says how this exchange was tied to its login: LinkCertain
 	// or LinkGuess; "" when Login is "" or the exchange started the login.
-	LoginLink string `json:"login_link,omitempty"`
+	LoginLink string     `json:"login_link,omitempty"`
 	Findings  []Finding  `json:"findings,omitempty"`
 	Diagnosis *Diagnosis `json:"diagnosis,omitempty"`
 }
