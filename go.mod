@@ -12,7 +12,9 @@ require (
 
 require (
 	github.com/mattn/go-colorable v0.1.14 // indirect
+	golang.org/x/crypto v0.48.0 // indirect
 	golang.org/x/net v0.50.0 // indirect
 	golang.org/x/sys v0.41.0 // indirect
 	golang.org/x/text v0.34.0 // indirect
+	software.sslmate.com/src/go-pkcs12 v0.7.4 // indirect
 )

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -132,8 +133,20 @@ func runProxy(e *env, args []string) error {
 	c := lookup("run")
 	fs := newFlags(e, c)
 	var f runFlags
+	f.register(fs, "127.0.0.1:8080")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return serveProxy(e, f, serveHooks{})
+}
+
+// register defines the flags of `run` (also taken by `exec`) on fs.
+func (f *runFlags) register(fs *flag.FlagSet, listen string) {
 	f.common.register(fs)
-	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address to listen on; non-loopback needs --allow-remote and --proxy-auth")
+	fs.StringVar(&f.listen, "listen", listen, "address to listen on; non-loopback needs --allow-remote and --proxy-auth")
 	fs.Var(&f.upstreamCA, "upstream-ca", "extra CA (PEM) to trust for upstream servers, besides the system roots and $SSL_CERT_FILE (repeatable)")
 	fs.StringVar(&f.upstreamProxy, "upstream-proxy", "", "send upstream traffic through this proxy (http://host:port); HTTPS_PROXY from the environment is never used")
 	fs.StringVar(&f.egress, "egress-addr", "", "bind upstream connections to this local IP (multi-homed hosts, allowlist tests)")
@@ -155,12 +168,21 @@ func runProxy(e *env, args []string) error {
 	fs.DurationVar(&f.headerTimeout, "header-timeout", 30*time.Second, "time a client has to send request headers")
 	fs.DurationVar(&f.upTimeout, "upstream-timeout", 60*time.Second, "time to wait for upstream response headers (and for the rest of a body of at most 16 KiB)")
 	fs.DurationVar(&f.upIdle, "upstream-idle-timeout", 0, "cut a streamed response body that brings no bytes for this long (0: never, as long-polls and event streams need)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
-	}
+}
+
+// serveHooks let `exec` reuse the proxy of `run`: zero hooks is `run`.
+type serveHooks struct {
+	// sink, when set, also receives every exchange, after the log.
+	sink flow.Sink
+	// logOut, when set, receives the live log instead of stdout.
+	logOut io.Writer
+	// ready, when set, is called once the proxy listens, instead of
+	// printing the banner.
+	ready func(addr net.Addr, ca *certs.CA, dir string)
+}
+
+// serveProxy runs the proxy configured by f until e.ctx is done.
+func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 	if f.proxyAuth == "" {
 		// From the environment so it does not show in ps (the Docker image uses this).
 		f.proxyAuth = e.getenv("OAUTHPROXY_PROXY_AUTH")
@@ -230,9 +252,13 @@ func runProxy(e *env, args []string) error {
 	insp := inspect.New(inspect.Options{TokenEndpoints: f.tokenEP, Ledger: led, CodeLifetime: f.codeLifetime})
 	// The log is written by its own goroutine: under load many lines share
 	// one write, and no exchange waits on a slow terminal.
-	logOut := livelog.NewAsyncWriter(e.stdout)
+	out := io.Writer(e.stdout)
+	if hooks.logOut != nil {
+		out = hooks.logOut
+	}
+	logOut := livelog.NewAsyncWriter(out)
 	defer logOut.Close()
-	live := livelog.New(livelog.Options{Out: logOut, Format: format, Color: isTerminal(e.stdout), OnlyOAuth: f.onlyOAuth, Verbose: f.verbose})
+	live := livelog.New(livelog.Options{Out: logOut, Format: format, Color: isTerminal(out), OnlyOAuth: f.onlyOAuth, Verbose: f.verbose})
 
 	chain := flow.Chain{insp, live}
 	var har *capture.Writer
@@ -242,6 +268,9 @@ func runProxy(e *env, args []string) error {
 			return err
 		}
 		chain = append(chain, har)
+	}
+	if hooks.sink != nil {
+		chain = append(chain, hooks.sink)
 	}
 
 	// Inspection correlates exchanges, so they reach it one at a time and in
@@ -311,13 +340,19 @@ func runProxy(e *env, args []string) error {
 		}
 		return nil
 	case addr := <-ready:
-		banner(e, addr, ca, dir, f, format)
+		if hooks.ready != nil {
+			hooks.ready(addr, ca, dir)
+		} else {
+			banner(e, addr, ca, dir, f, format)
+		}
 	}
 	err = <-errc
 	stop()
 	queue.Close()
 	logOut.Close()
-	fmt.Fprintln(e.stderr, "oauthproxy: shutting down")
+	if hooks.ready == nil {
+		fmt.Fprintln(e.stderr, "oauthproxy: shutting down")
+	}
 	if herr := closeHAR(e, har); err == nil {
 		err = herr
 	}

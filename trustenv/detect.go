@@ -1,0 +1,106 @@
+package trustenv
+
+import (
+	"bufio"
+	"debug/buildinfo"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// commandRuntimes maps a program's base name to its runtime.
+var commandRuntimes = map[string]Runtime{
+	"node": Node, "nodejs": Node, "npm": Node, "npx": Node, "yarn": Node, "pnpm": Node, "corepack": Node,
+	"java": Java, "javaw": Java, "jshell": Java, "mvn": Java, "mvnw": Java, "gradle": Java, "gradlew": Java, "kotlin": Java, "scala": Java, "sbt": Java, "lein": Java, "clojure": Java,
+	"python": Python, "python3": Python, "pip": Python, "pip3": Python, "pipx": Python, "poetry": Python, "uv": Python, "pytest": Python,
+	"ruby": Ruby, "gem": Ruby, "bundle": Ruby, "bundler": Ruby, "rails": Ruby, "irb": Ruby, "rake": Ruby,
+	"dotnet": DotNet,
+	"php":    PHP, "composer": PHP,
+	"curl": Curl,
+	"git":  Git,
+	"aws":  AWS,
+	"go":   Go,
+}
+
+// Detect guesses the runtime of the program at path (as found on PATH):
+// by its name (node, java, python3.12, npm, mvn...), by the interpreter of
+// a "#!" script, or, for a compiled binary, by the Go build information it
+// carries. It returns "" when it cannot tell.
+func Detect(path string) Runtime {
+	if rt := byName(filepath.Base(path)); rt != "" {
+		return rt
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	line, _ := bufio.NewReader(f).ReadString('\n')
+	if strings.HasPrefix(line, "#!") {
+		fields := strings.Fields(strings.TrimPrefix(line, "#!"))
+		for _, fl := range fields {
+			if b := filepath.Base(fl); b != "env" && !strings.HasPrefix(fl, "-") {
+				return byName(b)
+			}
+		}
+		return ""
+	}
+	if _, err := buildinfo.ReadFile(path); err == nil {
+		return Go
+	}
+	return ""
+}
+
+// byName maps a base name, with version suffixes (python3.12, node20) and
+// Windows extensions dropped, to a runtime.
+func byName(base string) Runtime {
+	base = strings.ToLower(strings.TrimSuffix(strings.TrimSuffix(base, ".exe"), ".cmd"))
+	if rt, ok := commandRuntimes[base]; ok {
+		return rt
+	}
+	trimmed := strings.TrimRight(base, "0123456789.-")
+	if rt, ok := commandRuntimes[trimmed]; ok && trimmed != base {
+		return rt
+	}
+	return ""
+}
+
+// BypassReasons lists the likely reasons why a program of runtime rt ("" when
+// unknown) sent nothing through the proxy it was given, most likely first.
+func BypassReasons(rt Runtime) []string {
+	var rs []string
+	switch rt {
+	case Go:
+		rs = append(rs,
+			"its http.Transport has no Proxy function (a &http.Transport{} built without Proxy: http.ProxyFromEnvironment, or Proxy: nil) and so ignores HTTPS_PROXY",
+			"Go never proxies requests to localhost or to loopback IPs (127.x, ::1): name the server by a host name that resolves to 127.0.0.1 (an /etc/hosts entry)")
+	case Node:
+		rs = append(rs,
+			"the request used its own agent or client (axios/got/node-fetch with agent:, undici's own Client, request() or ProxyAgent), which the preload does not replace",
+			"NODE_OPTIONS was replaced by a script before node started, so the preload was not loaded (Node before 22.21/24.5 ignores HTTPS_PROXY without it)",
+			"the target was excluded by NO_PROXY set inside the program")
+	case Java:
+		rs = append(rs,
+			"the HTTP client does not read the proxy system properties: Apache HttpClient (HttpClients.createDefault(); createSystem() reads them), OkHttp or Netty with their own settings, or a ProxySelector / Proxy.NO_PROXY set in code",
+			"JAVA_TOOL_OPTIONS was replaced or the JVM was started with its own -Dhttp(s).proxyHost/-Dhttp.nonProxyHosts",
+			"the target is localhost or 127.x: the JDK skips the proxy for those with some clients; name it by a host name")
+	case Python:
+		rs = append(rs,
+			"aiohttp reads the proxy variables only with ClientSession(trust_env=True); this cannot be switched on from outside the program",
+			"the session was made with trust_env=False, or urllib3's PoolManager was used directly (it reads no environment)")
+	case Ruby:
+		rs = append(rs, "Net::HTTP.new was given an explicit proxy (or nil for p_addr), or the HTTP library takes its own proxy option (Faraday, HTTParty, Excon)")
+	case DotNet:
+		rs = append(rs,
+			"the HttpClientHandler sets UseProxy = false or its own Proxy",
+			".NET never proxies requests to localhost or loopback IPs: name the server by a host name")
+	case PHP:
+		rs = append(rs, "file_get_contents and other stream wrappers ignore the proxy variables (only libcurl reads https_proxy), or CURLOPT_PROXY is set in code")
+	case Curl:
+		rs = append(rs, "--noproxy, --proxy '' or a ~/.curlrc proxy setting overrides the environment")
+	}
+	rs = append(rs,
+		"the program made no HTTP(S) request at all, or it failed before sending one (look at its own output)",
+		"it sets its own proxy, or talks to the server over something other than HTTP(S)")
+	return rs
+}
