@@ -104,3 +104,27 @@ func BypassReasons(rt Runtime) []string {
 		"it sets its own proxy, or talks to the server over something other than HTTP(S)")
 	return rs
 }
+
+// TrustReasons lists the likely reasons why a program of runtime rt ("" when
+// unknown) connected to the proxy but completed no exchange: mostly, it
+// does not trust the proxy's CA through the variables it was given.
+func TrustReasons(rt Runtime) []string {
+	var rs []string
+	switch rt {
+	case Node:
+		rs = append(rs, "it does not trust the CA: NODE_EXTRA_CA_CERTS is read only at startup and ignored by code that passes its own ca: option")
+	case Java:
+		rs = append(rs, "it does not trust the CA: the JVM was given its own -Djavax.net.ssl.trustStore, or the client builds its own SSLContext")
+	case Python:
+		rs = append(rs, "it does not trust the CA: certifi's bundle is passed in code (verify=certifi.where()) instead of REQUESTS_CA_BUNDLE / SSL_CERT_FILE")
+	case Go:
+		rs = append(rs, "it does not trust the CA: its tls.Config has its own RootCAs instead of the system pool (which reads SSL_CERT_FILE)")
+	case Curl, PHP, Ruby, DotNet, Git:
+		rs = append(rs, "it does not trust the CA: the CA bundle is set in code or configuration (--cacert, curl.cainfo, http.sslCAInfo...) instead of SSL_CERT_FILE")
+	default:
+		rs = append(rs, "it does not trust the proxy's CA (the TLS handshake with the proxy failed): see the runtime's CA variable in 'oauthproxy env'")
+	}
+	return append(rs,
+		"it pins the server's certificate: tunnel that host untouched with --passthrough HOST",
+		"it gave up or was stopped before the answer came")
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/oauthproxy/oauthproxy/certs"
 	"github.com/oauthproxy/oauthproxy/flow"
+	"github.com/oauthproxy/oauthproxy/proxy"
 	"github.com/oauthproxy/oauthproxy/trustenv"
 )
 
@@ -86,9 +87,9 @@ func runExec(e *env, args []string) error {
 	pe := *e
 	pe.ctx = pctx
 	type readyInfo struct {
-		addr net.Addr
-		ca   *certs.CA
-		dir  string
+		srv *proxy.Server
+		ca  *certs.CA
+		dir string
 	}
 	ready := make(chan readyInfo, 1)
 	var count counter
@@ -97,7 +98,7 @@ func runExec(e *env, args []string) error {
 		errc <- serveProxy(&pe, f, serveHooks{
 			sink:   &count,
 			logOut: logOut,
-			ready:  func(a net.Addr, ca *certs.CA, dir string) { ready <- readyInfo{a, ca, dir} },
+			ready:  func(srv *proxy.Server, ca *certs.CA, dir string) { ready <- readyInfo{srv, ca, dir} },
 		})
 	}()
 	var ri readyInfo
@@ -109,12 +110,13 @@ func runExec(e *env, args []string) error {
 		return err
 	case ri = <-ready:
 	}
+	addr := clientAddr(ri.srv.Addr())
 
-	proxyURL := "http://" + clientAddr(ri.addr)
+	proxyURL := "http://" + addr
 	if f.proxyAuth != "" {
-		proxyURL = "http://" + f.proxyAuth + "@" + clientAddr(ri.addr)
+		proxyURL = "http://" + f.proxyAuth + "@" + addr
 	} else if pa := e.getenv("OAUTHPROXY_PROXY_AUTH"); pa != "" {
-		proxyURL = "http://" + pa + "@" + clientAddr(ri.addr)
+		proxyURL = "http://" + pa + "@" + addr
 	}
 	setup, err := trustenv.Prepare(ri.dir, ri.ca, proxyURL)
 	if err != nil {
@@ -127,7 +129,7 @@ func runExec(e *env, args []string) error {
 	cmd.Args[0] = argv[0]
 	cmd.Env = trustenv.Environ(e.environment(), setup.Vars(trustenv.All))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.stdout, e.stderr
-	fmt.Fprintf(e.stderr, "oauthproxy exec: proxy on http://%s for %s%s\n", clientAddr(ri.addr), argv[0], runtimeNote(rt))
+	fmt.Fprintf(e.stderr, "oauthproxy exec: proxy on http://%s for %s%s\n", addr, argv[0], runtimeNote(rt))
 	if err := cmd.Start(); err != nil {
 		stopProxy()
 		<-errc
@@ -150,9 +152,14 @@ func runExec(e *env, args []string) error {
 
 	n := count.n.Load()
 	switch {
-	case n == 0:
-		fmt.Fprintf(e.stderr, "oauthproxy exec: WARNING %s sent nothing through the proxy (exit code %d). Likely reasons%s:\n", argv[0], code, runtimeNote(rt))
+	case n == 0 && ri.srv.Accepted() == 0:
+		fmt.Fprintf(e.stderr, "oauthproxy exec: WARNING %s sent nothing through the proxy (exit code %d): it never connected to it. Likely reasons%s:\n", argv[0], code, runtimeNote(rt))
 		for _, r := range trustenv.BypassReasons(rt) {
+			fmt.Fprintf(e.stderr, "  - %s\n", r)
+		}
+	case n == 0:
+		fmt.Fprintf(e.stderr, "oauthproxy exec: WARNING %s connected to the proxy but sent no complete exchange through it (exit code %d). Likely reasons%s:\n", argv[0], code, runtimeNote(rt))
+		for _, r := range trustenv.TrustReasons(rt) {
 			fmt.Fprintf(e.stderr, "  - %s\n", r)
 		}
 	default:

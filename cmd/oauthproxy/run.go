@@ -178,7 +178,7 @@ type serveHooks struct {
 	logOut io.Writer
 	// ready, when set, is called once the proxy listens, instead of
 	// printing the banner.
-	ready func(addr net.Addr, ca *certs.CA, dir string)
+	ready func(srv *proxy.Server, ca *certs.CA, dir string)
 }
 
 // serveProxy runs the proxy configured by f until e.ctx is done.
@@ -341,7 +341,7 @@ func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 		return nil
 	case addr := <-ready:
 		if hooks.ready != nil {
-			hooks.ready(addr, ca, dir)
+			hooks.ready(srv, ca, dir)
 		} else {
 			banner(e, addr, ca, dir, f, format)
 		}
