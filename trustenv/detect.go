@@ -83,7 +83,7 @@ func BypassReasons(rt Runtime) []string {
 		rs = append(rs,
 			"the HTTP client does not read the proxy system properties: Apache HttpClient (HttpClients.createDefault(); createSystem() reads them), OkHttp or Netty with their own settings, or a ProxySelector / Proxy.NO_PROXY set in code",
 			"JAVA_TOOL_OPTIONS was replaced or the JVM was started with its own -Dhttp(s).proxyHost/-Dhttp.nonProxyHosts",
-			"the target is localhost or 127.x: the JDK skips the proxy for those with some clients; name it by a host name")
+			"a library sets http.nonProxyHosts itself (the JDK's default skips localhost|127.*|[::1]; exec empties it)")
 	case Python:
 		rs = append(rs,
 			"aiohttp reads the proxy variables only with ClientSession(trust_env=True); this cannot be switched on from outside the program",
@@ -93,7 +93,7 @@ func BypassReasons(rt Runtime) []string {
 	case DotNet:
 		rs = append(rs,
 			"the HttpClientHandler sets UseProxy = false or its own Proxy",
-			".NET never proxies requests to localhost or loopback IPs: name the server by a host name")
+			"the target is localhost or a loopback IP, which .NET may not send through an environment proxy: name the server by a host name")
 	case PHP:
 		rs = append(rs, "file_get_contents and other stream wrappers ignore the proxy variables (only libcurl reads https_proxy), or CURLOPT_PROXY is set in code")
 	case Curl:

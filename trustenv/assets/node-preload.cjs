@@ -162,7 +162,10 @@
         if (globalThis[key] === undefined) origFetch('data:,').catch(() => {}); // creates the default dispatcher
         const current = globalThis[key];
         const Agent = current && current.constructor;
-        if (typeof Agent !== 'function' || Agent.name !== 'Agent') throw new Error('no default undici dispatcher');
+        if (typeof Agent !== 'function') throw new Error('no undici dispatcher');
+        // Another dispatcher (Node 24.0-24.4's EnvHttpProxyAgent under
+        // NODE_USE_ENV_PROXY, or the app's own) is left alone.
+        if (Agent.name !== 'Agent') return;
         globalThis[key] = new Agent({ connect: fetchConnect });
       } catch (e) {
         process.emitWarning('oauthproxy preload: fetch is not proxied (' + e.message + ')');
