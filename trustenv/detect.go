@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"debug/buildinfo"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -49,6 +50,41 @@ func Detect(path string) Runtime {
 		return Go
 	}
 	return ""
+}
+
+// DetectCommand is Detect for a command line: wrappers that run another
+// program (env with its VAR=value and flags, nice, nohup, time, exec,
+// command) are looked through, and the program is found on PATH.
+func DetectCommand(argv []string) Runtime {
+	for len(argv) > 0 {
+		switch filepath.Base(argv[0]) {
+		case "env", "nice", "nohup", "time", "command", "exec", "stdbuf", "timeout":
+			// Skip the wrapper's flags, their values (-u NAME, -n 10) and
+			// VAR=value: the program is the first word that is one.
+			argv = argv[1:]
+			for len(argv) > 0 && !isProgram(argv[0]) {
+				argv = argv[1:]
+			}
+			continue
+		}
+		path, err := exec.LookPath(argv[0])
+		if err != nil {
+			return byName(filepath.Base(argv[0]))
+		}
+		return Detect(path)
+	}
+	return ""
+}
+
+func isProgram(word string) bool {
+	if strings.HasPrefix(word, "-") || strings.Contains(word, "=") {
+		return false
+	}
+	if byName(filepath.Base(word)) != "" {
+		return true
+	}
+	_, err := exec.LookPath(word)
+	return err == nil
 }
 
 // byName maps a base name, with version suffixes (python3.12, node20) and
@@ -101,7 +137,7 @@ func BypassReasons(rt Runtime) []string {
 	}
 	rs = append(rs,
 		"the program made no HTTP(S) request at all, or it failed before sending one (look at its own output)",
-		"it sets its own proxy, or talks to the server over something other than HTTP(S)")
+		"it sets its own proxy or NO_PROXY, or talks to the server over something other than HTTP(S)")
 	return rs
 }
 

@@ -243,6 +243,26 @@ func TestDetect(t *testing.T) {
 	}
 }
 
+func TestDetectCommand(t *testing.T) {
+	tests := []struct {
+		argv []string
+		want Runtime
+	}{
+		{[]string{"/usr/bin/env", "NO_PROXY=x", "-u", "FOO", "node", "app.js"}, Node},
+		{[]string{"nice", "-n", "10", "python3", "app.py"}, Python},
+		{[]string{"env"}, ""},
+		{[]string{"no-such-program-here-java"}, ""},
+		{[]string{"/opt/jdk/bin/java", "-jar", "a.jar"}, Java},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.argv, " "), func(t *testing.T) {
+			if got := DetectCommand(tt.argv); got != tt.want {
+				t.Errorf("DetectCommand(%q) = %q, want %q", tt.argv, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestBypassReasons(t *testing.T) {
 	for _, rt := range append(Runtimes(), "") {
 		rs := BypassReasons(rt)

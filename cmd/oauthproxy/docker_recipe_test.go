@@ -87,8 +87,9 @@ func TestDockerRecipe(t *testing.T) {
 		t.Fatal(err)
 	}
 	hostData := t.TempDir()
-	curl := func(t *testing.T, auth bool, path string) (string, error) {
-		envArgs := []string{"env", "--data-dir", hostData, "--ca", caFile, "--listen", addr, "--runtime", "curl"}
+	// client runs a shell command after eval "$(oauthproxy env ...)".
+	client := func(t *testing.T, auth bool, runtime, command, url string) (string, error) {
+		envArgs := []string{"env", "--data-dir", hostData, "--ca", caFile, "--listen", addr, "--runtime", runtime}
 		if auth {
 			envArgs = append(envArgs, "--proxy-auth", "debug:change-me")
 		}
@@ -98,17 +99,32 @@ func TestDockerRecipe(t *testing.T) {
 		}
 		script := filepath.Join(t.TempDir(), "env.sh")
 		os.WriteFile(script, []byte(exports), 0o600)
-		cmd := exec.Command("bash", "-c", `eval "$(cat "$0")" && exec curl -sS --fail -d grant_type=client_credentials -d client_secret="$CANARY_SECRET" "$1"`, script, idp.base+path)
+		cmd := exec.Command("bash", "-c", `eval "$(cat "$0")" && `+command, script, url)
 		cmd.Env = childEnv(t)
 		b, err := cmd.CombinedOutput()
 		return string(b), err
 	}
-	if got, err := curl(t, false, "/noauth/token"); err == nil {
+	const curlCmd = `exec curl -sS --fail -d grant_type=client_credentials -d client_secret="$CANARY_SECRET" "$1"`
+	if got, err := client(t, false, "curl", curlCmd, idp.base+"/noauth/token"); err == nil {
 		t.Errorf("without the proxy credentials curl succeeded: %s", got)
 	}
-	got, err := curl(t, true, "/docker/token")
+	urls := []string{idp.base + "/docker/token"}
+	got, err := client(t, true, "curl", curlCmd, urls[0])
 	if err != nil || !strings.Contains(got, "access_token") {
 		t.Fatalf("curl through the recipe's proxy: %v: %s\nproxy stderr:\n%s", err, got, errb.String())
+	}
+	// Node's preload (or NODE_USE_ENV_PROXY) sends the credentials of the proxy URL.
+	if _, err := exec.LookPath("node"); err == nil {
+		for _, lib := range []string{"fetch", "https"} {
+			u := idp.base + "/docker-node-" + lib + "/token"
+			got, err := client(t, true, "node", `exec node testdata/exec/token_client.js `+lib+` "$1"`, u)
+			if err != nil || !strings.Contains(got, "status=200 token=true") {
+				t.Errorf("node %s through the recipe's proxy: %v: %s", lib, err, got)
+			}
+			urls = append(urls, u)
+		}
+	} else {
+		t.Log("node is not installed: the Node part of the recipe is not checked")
 	}
 
 	// docker stop oauthproxy && docker cp oauthproxy:/data/server.har .
@@ -117,7 +133,7 @@ func TestDockerRecipe(t *testing.T) {
 		t.Errorf("proxy exit code %d, want 0: %s", code, errb.String())
 	}
 	recs := parseLog(t, out.String())
-	checkTokenRecords(t, recs, []string{idp.base + "/docker/token"}, out.String(), errb.String())
+	checkTokenRecords(t, recs, urls, out.String(), errb.String())
 	h, err := os.ReadFile(har)
 	if err != nil || !strings.Contains(string(h), idp.base+"/docker/token") {
 		t.Errorf("the HAR %s lacks the exchange (%v)", har, err)

@@ -124,7 +124,7 @@ func runExec(e *env, args []string) error {
 		<-errc
 		return err
 	}
-	rt := trustenv.Detect(path)
+	rt := trustenv.DetectCommand(append([]string{path}, argv[1:]...))
 	cmd := exec.Command(path, argv[1:]...)
 	cmd.Args[0] = argv[0]
 	cmd.Env = trustenv.Environ(e.environment(), setup.Vars(trustenv.All))

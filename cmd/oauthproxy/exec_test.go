@@ -137,6 +137,10 @@ func runtimeClients(t *testing.T) []runtimeClient {
 			argv: func(u []string) []string {
 				return []string{"/usr/bin/python3", "testdata/exec/token_client.py", "httpx", u[0]}
 			}},
+		{name: "python aiohttp with trust_env=True", runtime: "python", paths: []string{"/aiohttp/token"}, skip: needPython("aiohttp"),
+			argv: func(u []string) []string {
+				return []string{"/usr/bin/python3", "testdata/exec/token_client.py", "aiohttp", u[0]}
+			}},
 		{name: "node fetch", runtime: "node", paths: []string{"/fetch/token"}, skip: needCommand("node"),
 			argv: func(u []string) []string { return []string{"node", "testdata/exec/token_client.js", "fetch", u[0]} }},
 		{name: "node https.request", runtime: "node", paths: []string{"/https-request/token"}, skip: needCommand("node"),
@@ -347,27 +351,47 @@ func TestEnvRuntimes(t *testing.T) {
 }
 
 // TestExecBypassWarning: a child that ignores the proxy (a Go client with
-// Proxy: nil) makes exec print the bypass warning with Go's reasons, and
-// exec exits with the child's code. Acceptance 3 of issue 13 (the other
-// half, no warning when the child used the proxy, is in TestExecRuntimes).
+// Proxy: nil; Node told by NO_PROXY to go direct, which also checks that the
+// preload honours NO_PROXY) makes exec print the bypass warning with its
+// runtime's reasons, and exec exits with the child's code. Acceptance 3 of
+// issue 13 (the other half, no warning when the child used the proxy, is in
+// TestExecRuntimes).
 func TestExecBypassWarning(t *testing.T) {
 	idp := newTokenIdP(t)
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := runExecCLI(t, childEnv(t), "--data-dir", t.TempDir(), "--upstream-ca", idp.caFile, "--", self, "-test.run=^TestExecHelperGoClient$", "--", "noproxy", idp.base+"/bypass/token")
-	// The direct connection fails: the child trusts the proxy CA, not the endpoint's.
-	if res.code != 3 {
-		t.Errorf("exit code %d, want the child's 3\nstderr:\n%s", res.code, res.stderr)
+	tests := []struct {
+		name string
+		skip func() string
+		argv []string
+		code int      // the direct connection fails: the child trusts the proxy CA, not the endpoint's
+		want []string // in stderr
+	}{
+		{"go Proxy nil", func() string { return "" }, []string{self, "-test.run=^TestExecHelperGoClient$", "--", "noproxy", idp.base + "/bypass/token"},
+			3, []string{"runtime: go", "Proxy: nil", "localhost"}},
+		{"node NO_PROXY", needCommand("node"), []string{"env", "NO_PROXY=" + idpHost, "node", "testdata/exec/token_client.js", "fetch", idp.base + "/bypass/token"},
+			1, []string{"NO_PROXY"}},
 	}
-	for _, want := range []string{"WARNING", "sent nothing through the proxy", "never connected", "runtime: go", "Proxy: nil", "localhost"} {
-		if !strings.Contains(res.stderr, want) {
-			t.Errorf("stderr lacks %q:\n%s", want, res.stderr)
-		}
-	}
-	if len(res.log) != 0 {
-		t.Errorf("the log has %d records, want none: %s", len(res.log), res.rawLog)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if why := tt.skip(); why != "" {
+				t.Skip(why)
+			}
+			res := runExecCLI(t, childEnv(t), append([]string{"--data-dir", t.TempDir(), "--upstream-ca", idp.caFile, "--"}, tt.argv...)...)
+			if res.code != tt.code {
+				t.Errorf("exit code %d, want the child's %d\nstderr:\n%s", res.code, tt.code, res.stderr)
+			}
+			for _, want := range append([]string{"WARNING", "sent nothing through the proxy", "never connected"}, tt.want...) {
+				if !strings.Contains(res.stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, res.stderr)
+				}
+			}
+			if len(res.log) != 0 {
+				t.Errorf("the log has %d records, want none: %s", len(res.log), res.rawLog)
+			}
+		})
 	}
 }
 
@@ -434,3 +458,49 @@ func TestExecClientsVerify(t *testing.T) {
 		})
 	}
 }
+
+// TestExecSignal: when exec is stopped (SIGTERM, Ctrl-C: its context ends),
+// the command gets SIGTERM and exec waits for it and returns its exit code;
+// the proxy serves until then.
+func TestExecSignal(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("sh is not installed")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started := make(chan struct{})
+	var out, errb syncBuffer
+	stdout := writerFunc(func(p []byte) (int, error) {
+		n, err := out.Write(p)
+		if strings.Contains(out.String(), "ready") {
+			select {
+			case <-started:
+			default:
+				close(started)
+			}
+		}
+		return n, err
+	})
+	e := &env{ctx: ctx, stdin: strings.NewReader(""), stdout: stdout, stderr: &errb,
+		getenv: func(string) string { return "" }, environ: func() []string { return childEnv(t) }}
+	done := make(chan int, 1)
+	go func() {
+		done <- mainEnv(e, []string{"exec", "--data-dir", t.TempDir(), "--", "sh", "-c", `trap 'echo stopping; exit 5' TERM; echo ready; while :; do sleep 0.05; done`})
+	}()
+	select {
+	case <-started:
+	case code := <-done:
+		t.Fatalf("exec ended with %d before the command was ready: %s", code, errb.String())
+	}
+	cancel()
+	if code := <-done; code != 5 {
+		t.Errorf("exit code %d, want the trap's 5; stdout %q, stderr:\n%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "stopping") {
+		t.Errorf("the command did not get SIGTERM: stdout %q", out.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
