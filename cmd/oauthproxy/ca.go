@@ -137,13 +137,7 @@ func runEnv(e *env, args []string) error {
 	if auth != "" && !strings.Contains(auth, ":") {
 		return usagef("--proxy-auth: want USER:PASS")
 	}
-	proxyURL := "http://" + net.JoinHostPort(host, port)
-	if auth != "" {
-		u := url.URL{Scheme: "http", Host: net.JoinHostPort(host, port)}
-		user, pass, _ := strings.Cut(auth, ":")
-		u.User = url.UserPassword(user, pass)
-		proxyURL = u.String()
-	}
+	proxyURL := proxyURLFor(net.JoinHostPort(host, port), auth)
 	var ca *certs.CA
 	var dir string
 	if *caFile != "" {
@@ -172,6 +166,17 @@ func runEnv(e *env, args []string) error {
 		return err
 	}
 	return trustenv.Render(e.stdout, sh, setup.Vars(rt), e.getenv)
+}
+
+// proxyURLFor is the proxy URL clients are given: http://hostport, with
+// auth ("user:pass", may be empty) escaped into it.
+func proxyURLFor(hostport, auth string) string {
+	u := url.URL{Scheme: "http", Host: hostport}
+	if auth != "" {
+		user, pass, _ := strings.Cut(auth, ":")
+		u.User = url.UserPassword(user, pass)
+	}
+	return u.String()
 }
 
 func runtimeNames() string {

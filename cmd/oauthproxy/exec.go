@@ -112,13 +112,11 @@ func runExec(e *env, args []string) error {
 	}
 	addr := clientAddr(ri.srv.Addr())
 
-	proxyURL := "http://" + addr
-	if f.proxyAuth != "" {
-		proxyURL = "http://" + f.proxyAuth + "@" + addr
-	} else if pa := e.getenv("OAUTHPROXY_PROXY_AUTH"); pa != "" {
-		proxyURL = "http://" + pa + "@" + addr
+	auth := f.proxyAuth
+	if auth == "" {
+		auth = e.getenv("OAUTHPROXY_PROXY_AUTH") // as serveProxy does
 	}
-	setup, err := trustenv.Prepare(ri.dir, ri.ca, proxyURL)
+	setup, err := trustenv.Prepare(ri.dir, ri.ca, proxyURLFor(addr, auth))
 	if err != nil {
 		stopProxy()
 		<-errc

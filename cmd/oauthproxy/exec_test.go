@@ -504,3 +504,16 @@ func TestExecSignal(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func TestProxyURLFor(t *testing.T) {
+	tests := []struct{ hostport, auth, want string }{
+		{"127.0.0.1:8080", "", "http://127.0.0.1:8080"},
+		{"127.0.0.1:8080", "debug:change-me", "http://debug:change-me@127.0.0.1:8080"},
+		{"[::1]:9", "u@x:p/w:d", "http://u%40x:p%2Fw%3Ad@[::1]:9"},
+	}
+	for _, tt := range tests {
+		if got := proxyURLFor(tt.hostport, tt.auth); got != tt.want {
+			t.Errorf("proxyURLFor(%q, %q) = %q, want %q", tt.hostport, tt.auth, got, tt.want)
+		}
+	}
+}

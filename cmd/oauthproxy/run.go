@@ -25,6 +25,7 @@ import (
 	"github.com/oauthproxy/oauthproxy/ledger"
 	"github.com/oauthproxy/oauthproxy/livelog"
 	"github.com/oauthproxy/oauthproxy/proxy"
+	"github.com/oauthproxy/oauthproxy/trustenv"
 )
 
 func init() {
@@ -401,14 +402,8 @@ func dataDirArg(c commonFlags) string {
 	return " --data-dir " + shellQuote(c.dataDir)
 }
 
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == ':' || r == '@' || r == '+' || r == ',' || r == '=' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z'))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+// shellQuote quotes s for a POSIX shell (see trustenv.ShellQuote).
+func shellQuote(s string) string { return trustenv.ShellQuote(s) }
 
 func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
