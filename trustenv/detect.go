@@ -125,7 +125,9 @@ func BypassReasons(rt Runtime) []string {
 			"aiohttp reads the proxy variables only with ClientSession(trust_env=True); this cannot be switched on from outside the program",
 			"the session was made with trust_env=False, or urllib3's PoolManager was used directly (it reads no environment)")
 	case Ruby:
-		rs = append(rs, "Net::HTTP.new was given an explicit proxy (or nil for p_addr), or the HTTP library takes its own proxy option (Faraday, HTTParty, Excon)")
+		rs = append(rs,
+			"Net::HTTP never proxies a host that resolves to 127.x or ::1 (URI#find_proxy), whatever the environment says: a local server cannot be proxied for Ruby this way",
+			"Net::HTTP.new was given an explicit proxy (or nil for p_addr), or the HTTP library takes its own proxy option (Faraday, HTTParty, Excon)")
 	case DotNet:
 		rs = append(rs,
 			"the HttpClientHandler sets UseProxy = false or its own Proxy",

@@ -373,6 +373,10 @@ func TestExecBypassWarning(t *testing.T) {
 			3, []string{"runtime: go", "Proxy: nil", "localhost"}},
 		{"node NO_PROXY", needCommand("node"), []string{"env", "NO_PROXY=" + idpHost, "node", "testdata/exec/token_client.js", "fetch", idp.base + "/bypass/token"},
 			1, []string{"NO_PROXY"}},
+		// Ruby's URI#find_proxy skips the proxy for any host resolving to
+		// 127.x or ::1, so a local IdP is never proxied for Ruby.
+		{"ruby loopback target", needCommand("ruby"), []string{"ruby", "testdata/exec/token_client.rb", idp.base + "/bypass/token"},
+			1, []string{"runtime: ruby", "resolves to 127."}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
