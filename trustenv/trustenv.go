@@ -208,6 +208,15 @@ func nodeQuote(p string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(p) + `"`
 }
 
+// javaQuote quotes a value for JAVA_TOOL_OPTIONS, which splits on white
+// space but (Java 9+) keeps double-quoted text together; it has no escapes.
+func javaQuote(v string) string {
+	if !strings.ContainsAny(v, " \t") {
+		return v
+	}
+	return `"` + v + `"`
+}
+
 // javaOptions are the system properties that make Java's HttpURLConnection
 // and java.net.http.HttpClient use the proxy and trust the CA.
 func (s Setup) javaOptions() string {
@@ -226,7 +235,7 @@ func (s Setup) javaOptions() string {
 		// Empty: Java's default skips localhost|127.*|[::1]; an explicit
 		// empty list proxies every host name (see README, Java).
 		"-Dhttp.nonProxyHosts=",
-		"-Djavax.net.ssl.trustStore=" + s.JavaTrustStore,
+		"-Djavax.net.ssl.trustStore=" + javaQuote(s.JavaTrustStore),
 		"-Djavax.net.ssl.trustStoreType=PKCS12",
 		"-Djavax.net.ssl.trustStorePassword=" + s.JavaTrustStorePassword,
 	}

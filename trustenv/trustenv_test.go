@@ -291,3 +291,19 @@ func TestParseRuntime(t *testing.T) {
 		t.Errorf("ParseRuntime(cobol) error = %v, want a trustenv: error", err)
 	}
 }
+
+func TestQuoting(t *testing.T) {
+	s := Setup{ProxyURL: "http://127.0.0.1:1", NodePreload: `/data dir/node-preload.cjs`, JavaTrustStore: "/data dir/java-truststore.p12", JavaTrustStorePassword: "x"}
+	for _, v := range s.Vars(All) {
+		switch v.Name {
+		case "NODE_OPTIONS":
+			if want := `--require "/data dir/node-preload.cjs"`; v.Value != want {
+				t.Errorf("NODE_OPTIONS = %q, want %q", v.Value, want)
+			}
+		case "JAVA_TOOL_OPTIONS":
+			if want := `-Djavax.net.ssl.trustStore="/data dir/java-truststore.p12" `; !strings.Contains(v.Value, want) {
+				t.Errorf("JAVA_TOOL_OPTIONS = %q, want it to hold %q", v.Value, want)
+			}
+		}
+	}
+}
