@@ -286,7 +286,51 @@ func value(v Var, old string) string {
 	if strings.Contains(old, v.Value) {
 		return old
 	}
-	return v.Value + " " + old
+	// Drop the -Dname=... of old that ours set: for Java the last one
+	// wins, so a stale proxy port from an earlier `env` would override.
+	ours := map[string]bool{}
+	for _, t := range splitOptions(v.Value) {
+		if k, _, ok := strings.Cut(t, "="); ok && strings.HasPrefix(k, "-D") {
+			ours[k] = true
+		}
+	}
+	var kept []string
+	for _, t := range splitOptions(old) {
+		if k, _, ok := strings.Cut(t, "="); ok && ours[k] {
+			continue
+		}
+		kept = append(kept, t)
+	}
+	if len(kept) == 0 {
+		return v.Value
+	}
+	return v.Value + " " + strings.Join(kept, " ")
+}
+
+// splitOptions splits an options variable on white space outside double
+// quotes, keeping the quotes.
+func splitOptions(s string) []string {
+	var out []string
+	var cur strings.Builder
+	quoted := false
+	for _, r := range s {
+		switch {
+		case r == '"':
+			quoted = !quoted
+			cur.WriteRune(r)
+		case (r == ' ' || r == '\t' || r == '\n') && !quoted:
+			if cur.Len() > 0 {
+				out = append(out, cur.String())
+				cur.Reset()
+			}
+		default:
+			cur.WriteRune(r)
+		}
+	}
+	if cur.Len() > 0 {
+		out = append(out, cur.String())
+	}
+	return out
 }
 
 // Names returns the names of vars, sorted, for an "unset" line.

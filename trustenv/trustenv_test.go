@@ -145,6 +145,22 @@ func TestEnviron(t *testing.T) {
 	}
 }
 
+func TestMergeJavaOptions(t *testing.T) {
+	v := Var{Name: "JAVA_TOOL_OPTIONS", Value: `-Dhttps.proxyPort=2222 -Dhttp.nonProxyHosts= -Djavax.net.ssl.trustStore="/a b/t.p12"`, Merge: true}
+	tests := []struct{ old, want string }{
+		{"", v.Value},
+		{"-Xmx1g", v.Value + " -Xmx1g"},
+		{`-Xmx1g -Dhttps.proxyPort=1111 -Dhttp.nonProxyHosts="localhost|127.*" -Dfoo="x y"`, v.Value + ` -Xmx1g -Dfoo="x y"`},
+		{`-Djavax.net.ssl.trustStore="/old dir/t.p12" -Dhttps.proxyPort=1111`, v.Value},
+		{v.Value + " -Xmx1g", v.Value + " -Xmx1g"},
+	}
+	for _, tt := range tests {
+		if got := v.Apply(tt.old); got != tt.want {
+			t.Errorf("Apply(%q) = %q, want %q", tt.old, got, tt.want)
+		}
+	}
+}
+
 func TestRender(t *testing.T) {
 	vars := []Var{{Name: "HTTPS_PROXY", Value: "http://127.0.0.1:8080"}, {Name: "NO_PROXY"}, {Name: "SSL_CERT_FILE", Value: "/tmp/it's here/b.pem"}, {Name: "NODE_OPTIONS", Value: "--require /p.cjs", Merge: true}}
 	getenv := func(n string) string {
