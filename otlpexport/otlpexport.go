@@ -70,7 +70,7 @@ type Options struct {
 	// ReportEvery is how often Logf is told that records were dropped or
 	// failed since the last report (default 1m; only when they were).
 	ReportEvery time.Duration
-	// Logf, if set, receives the drop reports and the shutdown summary.
+	// Logf, if set, receives the periodic reports of dropped and failed records.
 	Logf func(format string, args ...any)
 }
 
@@ -95,6 +95,14 @@ type Stats struct {
 
 // Lost is the number of records that will never reach the collector.
 func (s Stats) Lost() uint64 { return s.Dropped + s.Failed }
+
+// String summarises s in one line:
+//
+//	exported 40 of 50 exchanges; 6 dropped (queue full), 0 lost in failed exports, 4 unsent; last error: ...
+func (s Stats) String() string {
+	return fmt.Sprintf("exported %d of %d exchanges; %d dropped (queue full), %d lost in failed exports, %d unsent%s",
+		s.Exported, s.Handled, s.Dropped, s.Failed, s.Pending, lastErrorSuffix(s))
+}
 
 // Sink is a flow.Sink that exports exchanges as OTLP log records. It is
 // safe for concurrent use. Close it to send what is still queued.
@@ -251,9 +259,9 @@ func (s *Sink) Stats() Stats {
 }
 
 // Close sends what is still queued, waiting at most timeout for the
-// collector, stops the Sink and logs a summary of what was exported and
-// lost. Records that could not be sent in time stay counted as Pending.
-// Later calls return the first call's result.
+// collector, and stops the Sink. Records that could not be sent in time
+// stay counted as Pending (Stats.String says "unsent"). Later calls return
+// the first call's result.
 func (s *Sink) Close(timeout time.Duration) error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
@@ -267,9 +275,6 @@ func (s *Sink) Close(timeout time.Duration) error {
 			}
 			s.closeErr = fmt.Errorf("otlpexport: shutdown: %w", err)
 		}
-		st := s.Stats()
-		s.logf("otlp: exported %d of %d exchanges; %d dropped (queue full), %d lost in failed exports, %d unsent at shutdown%s",
-			st.Exported, st.Handled, st.Dropped, st.Failed, st.Pending, lastErrorSuffix(st))
 	})
 	return s.closeErr
 }

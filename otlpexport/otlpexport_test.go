@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -324,8 +323,11 @@ func TestExport(t *testing.T) {
 	if st.Handled != 5 || st.Exported != 5 || st.Lost() != 0 || st.Pending != 0 {
 		t.Errorf("stats: got %+v, want 5 handled and exported, none lost or pending", st)
 	}
-	if line := l.find("otlp: exported 5 of 5 exchanges; 0 dropped"); line == "" {
-		t.Errorf("no shutdown summary in %q", l.lines)
+	if got, want := st.String(), "exported 5 of 5 exchanges; 0 dropped (queue full), 0 lost in failed exports, 0 unsent"; got != want {
+		t.Errorf("summary: got %q, want %q", got, want)
+	}
+	if len(l.lines) != 0 {
+		t.Errorf("reports with nothing lost: %q", l.lines)
 	}
 }
 
@@ -339,41 +341,6 @@ func closedPort(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
-}
-
-// silentCollector accepts connections and reads them, never answering.
-// It is closed when the test ends.
-func silentCollector(t *testing.T) (addr string, accepted *atomic.Int32) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	accepted = &atomic.Int32{}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			go io.Copy(io.Discard, c)
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String(), accepted
 }
 
 // TestCollectorDown: with connection refused, Handle returns at once for
@@ -405,8 +372,8 @@ func TestCollectorDown(t *testing.T) {
 	if st.Handled != n || st.Exported != 0 || st.Lost() != n || st.Pending != 0 || st.Failed == 0 {
 		t.Errorf("stats: got %+v, want %d handled, all lost (some failed), none exported or pending", st, n)
 	}
-	if line := l.find("otlp: exported 0 of 200 exchanges"); line == "" {
-		t.Errorf("no shutdown summary in %q", l.lines)
+	if got := st.String(); !strings.HasPrefix(got, "exported 0 of 200 exchanges;") || !strings.Contains(got, "; last error: ") {
+		t.Errorf("summary: got %q, want 0 of 200 exported and the last error", got)
 	}
 }
 
@@ -414,9 +381,9 @@ func TestCollectorDown(t *testing.T) {
 // first batch; Handle still returns at once, the rest is dropped and
 // counted, and Close gives up after its timeout.
 func TestCollectorHangs(t *testing.T) {
-	addr, accepted := silentCollector(t)
+	silent := otlptest.StartSilent(t)
 	var l logs
-	s, err := New(Options{Endpoint: "http://" + addr, QueueSize: 4, BatchSize: 4, Interval: 5 * time.Millisecond, RequestTimeout: time.Minute, Logf: l.logf})
+	s, err := New(Options{Endpoint: "http://" + silent.Addr, QueueSize: 4, BatchSize: 4, Interval: 5 * time.Millisecond, RequestTimeout: time.Minute, Logf: l.logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -432,10 +399,10 @@ func TestCollectorHangs(t *testing.T) {
 		t.Errorf("stats: got %+v, want %d handled, %d dropped, 4 pending", st, n, n-4)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for accepted.Load() == 0 && time.Now().Before(deadline) {
+	for silent.Accepted() == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if accepted.Load() == 0 {
+	if silent.Accepted() == 0 {
 		t.Fatalf("the exporter never connected to the silent collector")
 	}
 	err = s.Close(100 * time.Millisecond)
@@ -446,8 +413,8 @@ func TestCollectorHangs(t *testing.T) {
 	if st := s.Stats(); st.Dropped != n-4+1 || st.Exported != 0 {
 		t.Errorf("after Close: got %+v, want one more dropped", st)
 	}
-	if line := l.find("46 dropped (queue full), 0 lost in failed exports, 4 unsent at shutdown"); line == "" {
-		t.Errorf("no shutdown summary in %q", l.lines)
+	if got, want := s.Stats().String(), "exported 0 of 51 exchanges; 47 dropped (queue full), 0 lost in failed exports, 4 unsent"; got != want {
+		t.Errorf("summary: got %q, want %q", got, want)
 	}
 }
 

@@ -9,10 +9,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -175,4 +177,49 @@ func (r *Receiver) Errors() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.errs...)
+}
+
+// Silent is a collector that accepts connections and reads them, never
+// answering. It is closed when the test ends.
+type Silent struct {
+	// Addr is its 127.0.0.1:PORT address.
+	Addr     string
+	accepted atomic.Int32
+}
+
+// Accepted is the number of connections it accepted so far.
+func (s *Silent) Accepted() int { return int(s.accepted.Load()) }
+
+// StartSilent starts a Silent collector on 127.0.0.1.
+func StartSilent(t testing.TB) *Silent {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Silent{Addr: ln.Addr().String()}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.accepted.Add(1)
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			go io.Copy(io.Discard, c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return s
 }
