@@ -13,9 +13,12 @@
 //
 // The Sink never makes the proxy wait for the collector: Handle only puts a
 // record in a bounded queue that the OpenTelemetry SDK's BatchProcessor
-// drains in batches. When the queue is full (the collector is slow or down)
-// the record is dropped and counted; Stats reports the counters and a line
-// is logged when they move.
+// drains in batches. When the queue is full (the collector is slow) the
+// record is dropped and counted. After a failed export the collector is
+// taken as down for a while (1s, doubling up to 30s): records are dropped
+// before anything is built and batches already queued are not encoded, so
+// a dead collector costs the proxy almost nothing. Stats reports the
+// counters and a line is logged when they move.
 package otlpexport
 
 import (
@@ -82,8 +85,9 @@ type Stats struct {
 	Handled uint64 `json:"handled"`
 	// Exported counts the records the collector accepted.
 	Exported uint64 `json:"exported"`
-	// Dropped counts the records never queued: the queue was full because
-	// the collector was slow or down, or the Sink was closed.
+	// Dropped counts the records never queued: the queue was full (the
+	// collector is slow), the last export failed less than a backoff ago
+	// (the collector is down), or the Sink was closed.
 	Dropped uint64 `json:"dropped"`
 	// Failed counts the records lost in exports that failed after retries.
 	Failed uint64 `json:"failed"`
@@ -98,9 +102,9 @@ func (s Stats) Lost() uint64 { return s.Dropped + s.Failed }
 
 // String summarises s in one line:
 //
-//	exported 40 of 50 exchanges; 6 dropped (queue full), 0 lost in failed exports, 4 unsent; last error: ...
+//	exported 40 of 50 exchanges; 6 dropped (queue full or collector down), 0 lost in failed exports, 4 unsent; last error: ...
 func (s Stats) String() string {
-	return fmt.Sprintf("exported %d of %d exchanges; %d dropped (queue full), %d lost in failed exports, %d unsent%s",
+	return fmt.Sprintf("exported %d of %d exchanges; %d dropped (queue full or collector down), %d lost in failed exports, %d unsent%s",
 		s.Exported, s.Handled, s.Dropped, s.Failed, s.Pending, lastErrorSuffix(s))
 }
 
@@ -116,6 +120,12 @@ type Sink struct {
 	pending                            atomic.Int64
 	lastErr                            atomic.Value // string
 	closed                             atomic.Bool
+	// downUntil (UnixNano) is when the collector, after a failed export,
+	// is tried again; failures counts failed exports in a row.
+	downUntil atomic.Int64
+	failures  atomic.Int32
+	// backoff is the first wait after a failed export (tests change it).
+	backoff time.Duration
 
 	stop      chan struct{}
 	reporter  sync.WaitGroup
@@ -212,10 +222,10 @@ func New(opts Options) (*Sink, error) {
 		return nil, fmt.Errorf("otlpexport: %w", err)
 	}
 
-	s := &Sink{opts: opts, capacity: int64(opts.QueueSize), stop: make(chan struct{})}
+	s := &Sink{opts: opts, capacity: int64(opts.QueueSize), stop: make(chan struct{}), backoff: firstBackoff}
 	batch := sdklog.NewBatchProcessor(&counting{next: exp, s: s},
 		// The SDK's queue would drop its oldest record when full, without
-		// telling anyone; gate keeps it from ever filling, and counts.
+		// telling anyone; Handle keeps it from ever filling, and counts.
 		sdklog.WithMaxQueueSize(opts.QueueSize),
 		sdklog.WithExportMaxBatchSize(opts.BatchSize),
 		sdklog.WithExportInterval(opts.Interval),
@@ -226,7 +236,10 @@ func New(opts Options) (*Sink, error) {
 		attribute.String("service.version", opts.ServiceVersion),
 		attribute.String("host.name", opts.HostName),
 	)
-	s.provider = sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(&gate{next: batch, s: s}))
+	s.provider = sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(batch),
+		// Attributes' keys are unique by construction: skip the SDK's
+		// de-duplication, a map per record.
+		sdklog.WithAllowKeyDuplication())
 	s.logger = s.provider.Logger(scopeName, log.WithInstrumentationVersion(opts.ServiceVersion))
 	s.reporter.Add(1)
 	go s.report()
@@ -234,15 +247,30 @@ func New(opts Options) (*Sink, error) {
 }
 
 // Handle queues x for export (flow.Sink). It never waits for the network:
-// when the queue is full the record is dropped and counted.
+// when the queue is full or the collector is down, the record is dropped
+// and counted.
 func (s *Sink) Handle(x *flow.Exchange) {
 	s.handled.Add(1)
-	if s.closed.Load() {
+	if s.closed.Load() || time.Now().UnixNano() < s.downUntil.Load() || !s.reserve() {
 		s.dropped.Add(1)
 		return
 	}
-	r := Record(x)
-	s.logger.Emit(context.Background(), r)
+	s.logger.Emit(context.Background(), Record(x))
+}
+
+// reserve takes a place in the queue, if one is free: fewer than QueueSize
+// records are pending, so the BatchProcessor's own queue never overflows
+// (it would silently overwrite its oldest record).
+func (s *Sink) reserve() bool {
+	for {
+		n := s.pending.Load()
+		if n >= s.capacity {
+			return false
+		}
+		if s.pending.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
 }
 
 // Stats returns the counters.
@@ -296,7 +324,7 @@ func (s *Sink) report() {
 		if st.Dropped == lastDropped && st.Failed == lastFailed {
 			continue
 		}
-		s.logf("otlp: %d exchanges dropped (queue full: the collector is slow or down) and %d lost in failed exports in the last %s; %d exported so far%s",
+		s.logf("otlp: %d exchanges dropped (queue full or collector down) and %d lost in failed exports in the last %s; %d exported so far%s",
 			st.Dropped-lastDropped, st.Failed-lastFailed, s.opts.ReportEvery, st.Exported, lastErrorSuffix(st))
 		lastDropped, lastFailed = st.Dropped, st.Failed
 	}
@@ -315,58 +343,44 @@ func lastErrorSuffix(st Stats) string {
 	return "; last error: " + st.LastError
 }
 
-// gate admits a record to the batch processor only while fewer than
-// capacity records are pending, so that the processor's own queue never
-// overflows (it would silently overwrite its oldest record); the others
-// are dropped and counted. It never blocks.
-type gate struct {
-	next *sdklog.BatchProcessor
-	s    *Sink
-}
-
-func (g *gate) OnEmit(ctx context.Context, r *sdklog.Record) error {
-	for {
-		n := g.s.pending.Load()
-		if n >= g.s.capacity {
-			g.s.dropped.Add(1)
-			return nil
-		}
-		if g.s.pending.CompareAndSwap(n, n+1) {
-			break
-		}
-	}
-	return g.next.OnEmit(ctx, r)
-}
-
-func (g *gate) Enabled(ctx context.Context, p sdklog.EnabledParameters) bool {
-	return g.next.Enabled(ctx, p)
-}
-
-func (g *gate) Shutdown(ctx context.Context) error   { return g.next.Shutdown(ctx) }
-func (g *gate) ForceFlush(ctx context.Context) error { return g.next.ForceFlush(ctx) }
-
 // counting wraps the OTLP exporter: it settles the pending records of each
-// export as exported or failed. It reports export errors through the
-// counters instead of returning them: the SDK would print every one to
-// stderr, once per batch, for as long as the collector is down.
+// export as exported or failed, and takes the collector as down for a
+// backoff after a failure (batches queued meanwhile are not even encoded,
+// except at shutdown). It reports export errors through the counters
+// instead of returning them: the SDK would print every one to stderr, once
+// per batch, for as long as the collector is down.
 type counting struct {
 	next sdklog.Exporter
 	s    *Sink
 }
 
+// Backoff after failed exports in a row: 1s, 2s, 4s... at most 30s.
+const (
+	firstBackoff = time.Second
+	maxBackoff   = 30 * time.Second
+)
+
 func (c *counting) Export(ctx context.Context, records []sdklog.Record) error {
 	if len(records) == 0 {
 		return nil
 	}
-	err := c.next.Export(ctx, records)
 	n := uint64(len(records))
-	if err != nil {
+	defer c.s.pending.Add(-int64(n))
+	if !c.s.closed.Load() && time.Now().UnixNano() < c.s.downUntil.Load() {
+		c.s.failed.Add(n)
+		return nil
+	}
+	if err := c.next.Export(ctx, records); err != nil {
 		c.s.failed.Add(n)
 		c.s.lastErr.Store(redact.Text(err.Error()))
-	} else {
-		c.s.exported.Add(n)
+		f := c.s.failures.Add(1)
+		backoff := min(c.s.backoff<<min(f-1, 5), maxBackoff)
+		c.s.downUntil.Store(time.Now().Add(backoff).UnixNano())
+		return nil
 	}
-	c.s.pending.Add(-int64(n))
+	c.s.exported.Add(n)
+	c.s.failures.Store(0)
+	c.s.downUntil.Store(0)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -323,7 +324,7 @@ func TestExport(t *testing.T) {
 	if st.Handled != 5 || st.Exported != 5 || st.Lost() != 0 || st.Pending != 0 {
 		t.Errorf("stats: got %+v, want 5 handled and exported, none lost or pending", st)
 	}
-	if got, want := st.String(), "exported 5 of 5 exchanges; 0 dropped (queue full), 0 lost in failed exports, 0 unsent"; got != want {
+	if got, want := st.String(), "exported 5 of 5 exchanges; 0 dropped (queue full or collector down), 0 lost in failed exports, 0 unsent"; got != want {
 		t.Errorf("summary: got %q, want %q", got, want)
 	}
 	if len(l.lines) != 0 {
@@ -413,8 +414,50 @@ func TestCollectorHangs(t *testing.T) {
 	if st := s.Stats(); st.Dropped != n-4+1 || st.Exported != 0 {
 		t.Errorf("after Close: got %+v, want one more dropped", st)
 	}
-	if got, want := s.Stats().String(), "exported 0 of 51 exchanges; 47 dropped (queue full), 0 lost in failed exports, 4 unsent"; got != want {
+	if got, want := s.Stats().String(), "exported 0 of 51 exchanges; 47 dropped (queue full or collector down), 0 lost in failed exports, 4 unsent"; got != want {
 		t.Errorf("summary: got %q, want %q", got, want)
+	}
+}
+
+// TestCollectorRecovers: a failed export makes Handle drop records
+// without building them until the backoff is over; then records flow
+// again and a successful export ends the backoff.
+func TestCollectorRecovers(t *testing.T) {
+	rcv := otlptest.Start(t)
+	var calls atomic.Int32
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			http.Error(w, "starting up", http.StatusServiceUnavailable)
+			return
+		}
+		rcv.Config.Handler.ServeHTTP(w, r)
+	}))
+	defer flaky.Close()
+	s, err := New(Options{Endpoint: flaky.URL, Interval: 5 * time.Millisecond, RetryFor: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.backoff = time.Hour // the backoff is ended by hand below
+	xs := exchanges()
+	s.Handle(xs[0])
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Stats().Failed == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.Handle(xs[1]) // the collector is taken as down: dropped
+	if st := s.Stats(); st.Failed != 1 || st.Dropped != 1 || !strings.Contains(st.LastError, "starting up") {
+		t.Fatalf("after a 503: got %+v, want 1 failed, 1 dropped, the 503 body as last error", st)
+	}
+	s.downUntil.Store(0) // the backoff is over
+	s.Handle(xs[2])
+	if err := s.Close(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Exported != 1 || s.failures.Load() != 0 {
+		t.Errorf("after the backoff: got %+v (failures in a row %d), want 1 exported and the failures reset", st, s.failures.Load())
+	}
+	if recs := rcv.Records(); len(recs) != 1 || recs[0].Attrs["oauth.exchange_id"] != xs[2].ID {
+		t.Errorf("collector got %v, want only %s", recs, xs[2].ID)
 	}
 }
 
