@@ -51,7 +51,8 @@ type Options struct {
 	// https://host:4318; /v1/logs is added when the URL has no path.
 	Endpoint string
 	// Headers are sent with every export (an Authorization for the
-	// collector, a tenant id...). They are never logged.
+	// collector, a tenant id...). They are never logged. When empty,
+	// $OTEL_EXPORTER_OTLP_HEADERS (K=V,K2=V2) is used, as by any OTel SDK.
 	Headers map[string]string
 	// ServiceVersion is the service.version resource attribute.
 	ServiceVersion string
@@ -197,9 +198,8 @@ func New(opts Options) (*Sink, error) {
 	if opts.RetryFor > 0 {
 		retry = otlploghttp.RetryConfig{Enabled: true, InitialInterval: time.Second, MaxInterval: 5 * time.Second, MaxElapsedTime: opts.RetryFor}
 	}
-	exp, err := otlploghttp.New(context.Background(),
+	eopts := []otlploghttp.Option{
 		otlploghttp.WithEndpointURL(u.String()),
-		otlploghttp.WithHeaders(opts.Headers),
 		otlploghttp.WithCompression(otlploghttp.GzipCompression),
 		otlploghttp.WithRetry(retry),
 		// Our own client: no proxy from the environment (a shell set up
@@ -217,7 +217,13 @@ func New(opts Options) (*Sink, error) {
 				IdleConnTimeout:       90 * time.Second,
 			},
 		}),
-	)
+	}
+	if len(opts.Headers) > 0 {
+		// Without, the SDK reads OTEL_EXPORTER_OTLP_HEADERS (and
+		// OTEL_EXPORTER_OTLP_LOGS_HEADERS): K=V,K2=V2, out of ps.
+		eopts = append(eopts, otlploghttp.WithHeaders(opts.Headers))
+	}
+	exp, err := otlploghttp.New(context.Background(), eopts...)
 	if err != nil {
 		return nil, fmt.Errorf("otlpexport: %w", err)
 	}

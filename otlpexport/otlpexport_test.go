@@ -332,8 +332,29 @@ func TestExport(t *testing.T) {
 	}
 }
 
+// TestHeadersFromEnvironment: without Options.Headers, the standard
+// OTEL_EXPORTER_OTLP_HEADERS variable gives them (out of ps).
+func TestHeadersFromEnvironment(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer%20collector-token,X-Tenant=t2")
+	rcv := otlptest.Start(t)
+	s, err := New(Options{Endpoint: rcv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Handle(exchanges()[3])
+	if err := s.Close(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	raw := rcv.Raw()
+	for _, h := range []string{"Authorization: Bearer collector-token", "X-Tenant: t2"} {
+		if !bytes.Contains(raw, []byte(h)) {
+			t.Errorf("the collector did not get %q", h)
+		}
+	}
+}
+
 // closedPort returns a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
+func closedPort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
