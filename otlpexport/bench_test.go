@@ -15,7 +15,7 @@ import (
 func BenchmarkHandle(b *testing.B) {
 	rcv := otlptest.Start(b)
 	for _, bc := range []struct{ name, endpoint string }{
-		{"collector-down", "http://" + closedPort(b)},
+		{"collector-down", "http://" + otlptest.Refused(b)},
 		{"collector-up", rcv.URL()},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

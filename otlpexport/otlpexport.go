@@ -23,6 +23,7 @@ package otlpexport
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -30,6 +31,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,6 +51,7 @@ import (
 type Options struct {
 	// Endpoint is the collector's OTLP/HTTP URL: http://host:4318 or
 	// https://host:4318; /v1/logs is added when the URL has no path.
+	// user:pass@ in it is sent as Basic authentication.
 	Endpoint string
 	// Headers are sent with every export (an Authorization for the
 	// collector, a tenant id...). They are never logged. When empty,
@@ -193,6 +196,20 @@ func New(opts Options) (*Sink, error) {
 	if opts.HostName == "" {
 		opts.HostName, _ = os.Hostname()
 	}
+	if u.User != nil {
+		// http://user:pass@collector:4318: the SDK would drop the user
+		// info silently; send it as Basic authentication instead.
+		if _, ok := headerValue(opts.Headers, "Authorization"); !ok {
+			h := map[string]string{}
+			for k, v := range opts.Headers {
+				h[k] = v
+			}
+			pass, _ := u.User.Password()
+			h["Authorization"] = "Basic " + base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pass))
+			opts.Headers = h
+		}
+		u.User = nil
+	}
 
 	retry := otlploghttp.RetryConfig{Enabled: false}
 	if opts.RetryFor > 0 {
@@ -250,6 +267,15 @@ func New(opts Options) (*Sink, error) {
 	s.reporter.Add(1)
 	go s.report()
 	return s, nil
+}
+
+func headerValue(h map[string]string, name string) (string, bool) {
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // Handle queues x for export (flow.Sink). It never waits for the network:

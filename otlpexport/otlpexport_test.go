@@ -3,8 +3,8 @@ package otlpexport
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -332,6 +332,27 @@ func TestExport(t *testing.T) {
 	}
 }
 
+// TestUserInfo: user:pass in the endpoint URL is sent as Basic
+// authentication (the SDK alone would drop it).
+func TestUserInfo(t *testing.T) {
+	rcv := otlptest.Start(t)
+	u := strings.Replace(rcv.URL(), "http://", "http://fleet:s3cret@", 1)
+	s, err := New(Options{Endpoint: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Handle(exchanges()[3])
+	if err := s.Close(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("fleet:s3cret")); !bytes.Contains(rcv.Raw(), []byte(want)) {
+		t.Errorf("the collector did not get %q:\n%s", want, rcv.Raw())
+	}
+	if len(rcv.Records()) != 1 {
+		t.Errorf("got %d records, want 1", len(rcv.Records()))
+	}
+}
+
 // TestHeadersFromEnvironment: without Options.Headers, the standard
 // OTEL_EXPORTER_OTLP_HEADERS variable gives them (out of ps).
 func TestHeadersFromEnvironment(t *testing.T) {
@@ -353,24 +374,12 @@ func TestHeadersFromEnvironment(t *testing.T) {
 	}
 }
 
-// closedPort returns a loopback address nothing listens on.
-func closedPort(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // TestCollectorDown: with connection refused, Handle returns at once for
 // every exchange, every record is accounted for as lost, the loss is
 // reported while running and at shutdown.
 func TestCollectorDown(t *testing.T) {
 	var l logs
-	s, err := New(Options{Endpoint: "http://" + closedPort(t), QueueSize: 8, BatchSize: 4, Interval: 5 * time.Millisecond, RetryFor: -1, ReportEvery: 5 * time.Millisecond, Logf: l.logf})
+	s, err := New(Options{Endpoint: "http://" + otlptest.Refused(t), QueueSize: 8, BatchSize: 4, Interval: 5 * time.Millisecond, RetryFor: -1, ReportEvery: 5 * time.Millisecond, Logf: l.logf})
 	if err != nil {
 		t.Fatal(err)
 	}

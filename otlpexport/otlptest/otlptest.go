@@ -223,3 +223,16 @@ func StartSilent(t testing.TB) *Silent {
 	})
 	return s
 }
+
+// Refused returns a loopback address where nothing listens: a collector
+// that is down (connection refused).
+func Refused(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
