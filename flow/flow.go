@@ -29,6 +29,11 @@ type Exchange struct {
 	// Error is set when no response came back from upstream (TLS failure,
 	// reset, timeout, DNS...); it is the text shown to the client in the 502.
 	Error string `json:"error,omitempty"`
+	// ErrorType names the class of Error for machines: the RFC 9209
+	// Proxy-Status error type the proxy sent in its 502
+	// ("connection_refused", "tls_certificate_error", "dns_error"...); ""
+	// when Error is empty or the exchange was read from a capture.
+	ErrorType string `json:"error_type,omitempty"`
 
 	Timings Timings `json:"timings"`
 	Conn    Conn    `json:"conn"`

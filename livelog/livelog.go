@@ -226,6 +226,27 @@ func (l *Logger) console(b *bytes.Buffer, x *flow.Exchange) {
 	b.WriteByte(' ')
 	l.paint(b, dim, shortID(x.ID))
 	b.WriteByte(' ')
+	l.headline(b, x)
+	b.WriteByte('\n')
+	l.details(b, x)
+}
+
+// Line returns the one-line summary of x that starts its console entry,
+// without the time, the exchange id and colours:
+//
+//	POST idp.example.com/oauth2/token 400 12ms 312B token authorization_code
+//
+// It is redacted like the rest of the log (secret query parameters become
+// fingerprints).
+func Line(x *flow.Exchange) string {
+	var b bytes.Buffer
+	(&Logger{}).headline(&b, x)
+	return b.String()
+}
+
+// headline writes the method, host and path, status, duration, size and
+// OAuth label of x, without a newline.
+func (l *Logger) headline(b *bytes.Buffer, x *flow.Exchange) {
 	b.WriteString(x.Request.Method)
 	b.WriteByte(' ')
 	b.WriteString(hostPath(x.Request.URL))
@@ -260,7 +281,11 @@ func (l *Logger) console(b *bytes.Buffer, x *flow.Exchange) {
 			b.WriteString(x.OAuth.GrantType)
 		}
 	}
-	b.WriteByte('\n')
+}
+
+// details writes the lines under the headline: the upstream error, the
+// findings and the diagnosis.
+func (l *Logger) details(b *bytes.Buffer, x *flow.Exchange) {
 	if x.Error != "" {
 		b.WriteString("  ")
 		l.paint(b, red, "upstream error: "+redact.Text(strings.TrimPrefix(x.Error, "oauthproxy: ")))

@@ -189,3 +189,33 @@ func TestParseFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestLine(t *testing.T) {
+	xs := exchanges()
+	tests := []struct {
+		name string
+		x    *flow.Exchange
+		want string
+	}{
+		{"callback with a code", xs[0], "GET app.example/cb?code=redacted:sha256:"},
+		{"failed token exchange", xs[1], "POST idp.example/oauth2/token 400 38ms 92B token authorization_code"},
+		{"upstream error", xs[2], "POST down.example/token?client_secret=redacted:sha256:"},
+		{"ordinary API", xs[4], "GET api.example/items 404 900µs 30MiB"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Line(tt.x)
+			if !strings.HasPrefix(got, tt.want) {
+				t.Errorf("Line = %q, want it to start with %q", got, tt.want)
+			}
+			if strings.Contains(got, "\n") || strings.Contains(got, "\x1b") {
+				t.Errorf("Line = %q: want one line without colours", got)
+			}
+			for _, c := range []string{canaryCode, canarySecret} {
+				if strings.Contains(got, c) {
+					t.Errorf("Line = %q leaks %s", got, c)
+				}
+			}
+		})
+	}
+}
