@@ -48,6 +48,9 @@ type Inspector struct {
 	trace     tracer
 	// scratch is reused for every exchange (inspection holds mu).
 	scratch ctx
+	// scratchStep is a token step of a trace line waiting for the
+	// diagnosis (set by inspect, taken by Inspect).
+	scratchStep *traceStep
 }
 
 // authReq is a remembered authorize (or PAR) request: the start of a login.
@@ -149,9 +152,12 @@ func (in *Inspector) Inspect(x *flow.Exchange) {
 	}
 	x.OAuth = flow.OAuth{}
 	success := false
+	var step *traceStep
 	if x.Request.URL != nil {
 		in.mu.Lock()
 		success = in.inspect(x)
+		step = in.scratchStep
+		in.scratchStep = nil
 		in.mu.Unlock()
 	}
 	if len(x.OAuth.Findings) > 1 {
@@ -165,6 +171,13 @@ func (in *Inspector) Inspect(x *flow.Exchange) {
 	// it failed.
 	if !success && ((x.OAuth.Label != flow.LabelNone && x.OAuth.Label != flow.LabelHop) || x.Failed()) {
 		x.OAuth.Diagnosis = diagnose.Diagnose(x)
+	}
+	if step != nil && x.OAuth.Diagnosis != nil {
+		// A token step without a finding or error code ("token 403")
+		// names the diagnosis instead ("token 403 waf-cloudflare").
+		in.mu.Lock()
+		step.addCause(x, x.OAuth.Diagnosis.Cause)
+		in.mu.Unlock()
 	}
 }
 

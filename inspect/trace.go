@@ -579,7 +579,7 @@ func (in *Inspector) traceToken(c *ctx) {
 	epKey := clientID + "\x00" + endpointKey(x.Request.URL.Scheme, c.host, x.Request.URL.Port(), c.lpath)
 	if c.grant == grantAuthCode {
 		a := c.auth
-		step := tokenStep(c)
+		step, reason := tokenStep(c)
 		if a != nil {
 			x.OAuth.Login, x.OAuth.LoginLink = a.login, c.link
 			a.ended = true
@@ -588,6 +588,9 @@ func (in *Inspector) traceToken(c *ctx) {
 			}
 			if len(a.steps) < maxSteps {
 				a.steps = append(a.steps, step)
+				if !reason {
+					in.scratchStep = &traceStep{a: a, idx: len(a.steps) - 1}
+				}
 			} else if len(a.steps) == maxSteps {
 				a.steps = append(a.steps, "…")
 			}
@@ -603,6 +606,9 @@ func (in *Inspector) traceToken(c *ctx) {
 			}
 			u := x.Request.URL
 			x.OAuth.LoginTrace = "login " + endpointKey(u.Scheme, c.host, u.Port(), "") + ": " + what + " → token " + step
+			if !reason {
+				in.scratchStep = &traceStep{idx: -1}
+			}
 		}
 		if ok && hasRU && clientID != "" {
 			t.lastOK.put(epKey, ru)
@@ -633,12 +639,32 @@ func (in *Inspector) tokenOnly(c *ctx, clientID, epKey, ru string, hasRU, ok boo
 	}
 }
 
+// traceStep is a token step of a trace line that has no reason yet (a
+// bare status): the diagnosis adds its cause.
+type traceStep struct {
+	a   *authReq // nil for a login without authorize request
+	idx int      // index in a.steps
+}
+
+// addCause appends cause to the step and rewrites x's trace line.
+func (s *traceStep) addCause(x *flow.Exchange, cause string) {
+	if s.a == nil {
+		x.OAuth.LoginTrace += " " + cause
+		return
+	}
+	if s.idx < len(s.a.steps) {
+		s.a.steps[s.idx] += " " + cause
+	}
+	x.OAuth.LoginTrace = s.a.traceLine()
+}
+
 // tokenStep describes a token exchange for a trace line: "200 ok",
-// "400 redirect-uri-mismatch", "400 invalid_grant".
-func tokenStep(c *ctx) string {
+// "400 redirect-uri-mismatch", "400 invalid_grant". reason is false when it
+// is only a status.
+func tokenStep(c *ctx) (step string, reason bool) {
 	x := c.x
 	if x.Response == nil {
-		return "no response"
+		return "no response", true
 	}
 	s := strconv.Itoa(x.Response.Status)
 	best := -1
@@ -649,13 +675,13 @@ func tokenStep(c *ctx) string {
 	}
 	switch {
 	case best >= 0:
-		return s + " " + x.OAuth.Findings[best].ID
+		return s + " " + x.OAuth.Findings[best].ID, true
 	case c.resp != nil && c.resp.errCode != "":
-		return s + " " + shorten(c.resp.errCode)
+		return s + " " + shorten(c.resp.errCode), true
 	case c.resp != nil && c.resp.ok:
-		return s + " ok"
+		return s + " ok", true
 	}
-	return s
+	return s, false
 }
 
 // traceLine is the one-line summary of a login:
