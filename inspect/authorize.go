@@ -54,7 +54,9 @@ func (in *Inspector) authorize(c *ctx) {
 
 	if a.indirect && !a.hasRedirect && a.state == "" {
 		// A request_uri/request-object authorize: its parameters live
-		// elsewhere (a PAR request we may have remembered already).
+		// elsewhere (a PAR request we may have remembered already), and it
+		// continues that request's login.
+		in.continuePAR(c, p.value("request_uri"))
 		return
 	}
 	if a.state != "" {

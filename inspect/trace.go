@@ -56,6 +56,8 @@ type tracer struct {
 	tokens *fifo[uint64, tokenRef]
 	// reported are states already reported as state-unknown.
 	reported *fifo[string, bool]
+	// pars maps the request_uri a PAR request got to its login.
+	pars *fifo[string, *authReq]
 	seed     maphash.Seed
 }
 
@@ -81,6 +83,7 @@ func newTracer() tracer {
 		verifiers: newFIFO[string, verifierUse](maxTraced),
 		tokens:    newFIFO[uint64, tokenRef](maxTraced),
 		reported:  newFIFO[string, bool](maxTraced),
+		pars:      newFIFO[string, *authReq](maxTraced),
 		seed:      maphash.MakeSeed(),
 	}
 }
@@ -145,6 +148,44 @@ func (in *Inspector) startLogin(c *ctx, a *authReq) {
 	}
 	if loc := location(x); loc != nil {
 		in.rememberPage(urlKey(loc), a)
+	}
+	if x.OAuth.Label == flow.LabelPAR && r.Status >= 200 && r.Status < 300 {
+		// RFC 9126: the answer names the request_uri the browser's
+		// authorize request will carry.
+		scanObject(r.Body.Data, func(name []byte, kind byte, val []byte) {
+			if kind == '"' && string(name) == "request_uri" && len(val) > 0 {
+				in.trace.pars.putAt(string(val), a, a.time)
+			}
+		})
+	}
+}
+
+// continuePAR ties an authorize request that only carries a request_uri
+// to the PAR request that registered it: the same login.
+func (in *Inspector) continuePAR(c *ctx, requestURI string) {
+	if requestURI == "" {
+		return
+	}
+	a, ok := in.trace.pars.get(requestURI)
+	if !ok || a == nil {
+		return
+	}
+	x := c.x
+	x.OAuth.Login, x.OAuth.LoginLink = a.login, flow.LinkCertain
+	in.rememberPage(urlKey(x.Request.URL), a)
+	if p, target := responseParams(x); p != nil {
+		if m, isResp := in.authResponse(c, p, target, false); isResp && m != nil {
+			in.endTrace(x, m)
+		}
+		return
+	}
+	if loc := location(x); loc != nil {
+		in.rememberPage(urlKey(loc), a)
+	}
+	if r := x.Response; r != nil && r.Status >= 400 {
+		a.status = r.Status
+		a.failed, a.ended = true, true
+		in.endTrace(x, a)
 	}
 }
 
@@ -474,6 +515,9 @@ func (in *Inspector) authResponse(c *ctx, p params, target *url.URL, atCallback 
 			a.errCode = errCode
 		}
 		a.failed, a.ended = true, true
+	}
+	if tok := p.value("access_token"); tok != "" {
+		in.rememberToken(tok, a.login) // implicit or hybrid flow
 	}
 	if code != "" {
 		when := x.Start

@@ -581,3 +581,45 @@ func liveHeap() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
+
+// TestPARLogin: a pushed authorization request starts the login; the
+// browser's authorize request with its request_uri and the hops continue
+// it; implicit-flow tokens in the response join it too.
+func TestPARLogin(t *testing.T) {
+	s := newScen()
+	in := New(Options{})
+	par := exch("POST", s.issuer+"/oauth2/push", at(-3*time.Second), formBody(s.authParams()),
+		jsonResp(201, map[string]any{"request_uri": "urn:ietf:params:oauth:request_uri:abc", "expires_in": 60}))
+	authz := exch("GET", s.issuer+"/authorize?client_id=app-123&request_uri="+"urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Aabc", at(-2*time.Second),
+		resp(302, "", "", "Location", "/login?authRequestID=ar-"+s.state))
+	xs := []*flow.Exchange{s.discovery(), par, authz, s.loginPage(-time.Second), s.loginPost(-time.Second, true), s.finalRedirect(s.respQuery(), -time.Second)}
+	x := s.token(s.tokenParams().set("redirect_uri", s.redirect+"/"), jsonResp(400, map[string]any{"error": "invalid_grant"}))
+	inspectAll(in, append(xs, x)...)
+	for _, e := range append(xs[2:], x) {
+		if e.OAuth.Login != par.ID {
+			t.Errorf("%s %s: got login %q, want the PAR request's %q", e.Request.Method, e.Request.URL, e.OAuth.Login, par.ID)
+		}
+	}
+	if f, ok := finding(x, IDRedirectMismatch); !ok || f.Severity != flow.SeverityError {
+		t.Errorf("token: got %v, want %s at error", ids(x), IDRedirectMismatch)
+	}
+	if want := "login idp.example.com: authorize → 3 hops → callback → token 400 redirect-uri-mismatch"; x.OAuth.LoginTrace != want {
+		t.Errorf("trace: got %q, want %q", x.OAuth.LoginTrace, want)
+	}
+}
+
+// TestImplicitTokenJoins: an access token delivered in the fragment of the
+// authorization response (implicit or hybrid flow) ties API calls to the
+// login.
+func TestImplicitTokenJoins(t *testing.T) {
+	s := newScen()
+	in := New(Options{})
+	authz := s.authorizeToLogin(s.authParams().set("response_type", "token"), 0)
+	final := s.finalRedirect(nil, time.Second)
+	final.Response.Header.Set("Location", s.redirect+"#"+kv{{"access_token", canaryAccess}, {"token_type", "Bearer"}, {"state", s.state}}.encode())
+	api := exch("GET", "https://api.example.com/v1/me", at(2*time.Second), hdr("Authorization", "Bearer "+canaryAccess), jsonResp(200, map[string]any{}))
+	inspectAll(in, s.discovery(), authz, final, api)
+	if final.OAuth.Login != authz.ID || api.OAuth.Login != authz.ID {
+		t.Errorf("got logins %q (response) and %q (API call), want %q", final.OAuth.Login, api.OAuth.Login, authz.ID)
+	}
+}
