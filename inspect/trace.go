@@ -58,7 +58,7 @@ type tracer struct {
 	reported *fifo[string, bool]
 	// pars maps the request_uri a PAR request got to its login.
 	pars *fifo[string, *authReq]
-	seed     maphash.Seed
+	seed maphash.Seed
 }
 
 // verifierUse is the first token request that sent a code_verifier.
