@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/oauthproxy/oauthproxy/flow"
+	"github.com/oauthproxy/oauthproxy/redact"
 )
 
 // Login tracing: an authorize request starts a login (its exchange id is the
@@ -50,15 +51,16 @@ type tracer struct {
 	// lastOK maps client_id + token endpoint to the redirect_uri of the
 	// client's last successful token exchange there.
 	lastOK *fifo[string, string]
-	// verifiers maps a code_verifier's fingerprint to its first use.
-	verifiers *fifo[string, verifierUse]
+	// verifiers maps a hash of a code_verifier to its first use.
+	verifiers *fifo[uint64, verifierUse]
 	// tokens maps a hash of an issued access or refresh token to its login.
 	tokens *fifo[uint64, tokenRef]
 	// reported are states already reported as state-unknown.
 	reported *fifo[string, bool]
 	// pars maps the request_uri a PAR request got to its login.
 	pars *fifo[string, *authReq]
-	seed maphash.Seed
+	// seed keys tokens and verifiers; check seeds the second hash.
+	seed, check maphash.Seed
 }
 
 // verifierUse is the first token request that sent a code_verifier.
@@ -67,9 +69,11 @@ type verifierUse struct {
 	flow   string
 }
 
-// tokenRef ties an issued token (by fingerprint) to its login.
+// tokenRef ties an issued token to its login. Tokens are kept as two
+// independently seeded 64-bit hashes (the map key and check), never raw:
+// cheaper than a fingerprint on every API call, and as safe a match.
 type tokenRef struct {
-	fp    string
+	check uint64
 	login string
 }
 
@@ -80,11 +84,12 @@ func newTracer() tracer {
 		clients:   newFIFO[string, bool](maxTraced),
 		hinted:    newFIFO[string, bool](maxTraced),
 		lastOK:    newFIFO[string, string](maxTraced),
-		verifiers: newFIFO[string, verifierUse](maxTraced),
+		verifiers: newFIFO[uint64, verifierUse](maxTraced),
 		tokens:    newFIFO[uint64, tokenRef](maxTraced),
 		reported:  newFIFO[string, bool](maxTraced),
 		pars:      newFIFO[string, *authReq](maxTraced),
 		seed:      maphash.MakeSeed(),
+		check:     maphash.MakeSeed(),
 	}
 }
 
@@ -608,20 +613,19 @@ func (in *Inspector) traceToken(c *ctx) {
 			x.OAuth.Login, x.OAuth.LoginLink = ref, flow.LinkCertain
 		}
 	}
-	if v, has := c.all.get("code_verifier"); has && c.codeFP != "" {
-		if vfp := fingerprint(v); vfp != "" {
-			if prev, seen := t.verifiers.get(vfp); !seen {
-				t.verifiers.put(vfp, verifierUse{codeFP: c.codeFP, flow: x.ID})
-			} else if prev.codeFP != c.codeFP {
-				in.addFinding(c, IDVerifierReused, fmt.Sprintf("the code_verifier %s was already sent with another code (code %s, flow %s); this request sends it with code %s",
-					short(vfp), short(prev.codeFP), shortID(prev.flow), short(c.codeFP)))
-			}
+	if v, has := c.all.get("code_verifier"); has && c.codeFP != "" && v != "" && (!redacted(v) || redact.IsFingerprint(v)) {
+		h := maphash.String(t.seed, v)
+		if prev, seen := t.verifiers.get(h); !seen {
+			t.verifiers.put(h, verifierUse{codeFP: c.codeFP, flow: x.ID})
+		} else if prev.codeFP != c.codeFP {
+			in.addFinding(c, IDVerifierReused, fmt.Sprintf("the code_verifier %s was already sent with another code (code %s, flow %s); this request sends it with code %s",
+				short(v), short(prev.codeFP), shortID(prev.flow), short(c.codeFP)))
 		}
 	}
-	clientID := c.cred.clientID()
-	ru, hasRU := c.all.get("redirect_uri")
-	epKey := clientID + "\x00" + endpointKey(x.Request.URL.Scheme, c.host, x.Request.URL.Port(), c.lpath)
 	if c.grant == grantAuthCode {
+		clientID := c.cred.clientID()
+		ru, hasRU := c.all.get("redirect_uri")
+		epKey := clientID + "\x00" + endpointKey(x.Request.URL.Scheme, c.host, x.Request.URL.Port(), c.lpath)
 		a := c.auth
 		step, reason := tokenStep(c)
 		if a != nil {
@@ -655,7 +659,9 @@ func (in *Inspector) traceToken(c *ctx) {
 			}
 		}
 		if ok && hasRU && clientID != "" {
-			t.lastOK.put(epKey, ru)
+			if prev, _ := t.lastOK.get(epKey); prev != ru {
+				t.lastOK.put(epKey, ru)
+			}
 		}
 	}
 	if ok && x.OAuth.Login != "" {
@@ -790,7 +796,7 @@ func (in *Inspector) tokenLogin(v string) (string, bool) {
 		return "", false
 	}
 	ref, ok := t.tokens.get(maphash.String(t.seed, v))
-	if !ok || ref.fp != fingerprint(v) {
+	if !ok || ref.check != maphash.String(t.check, v) {
 		return "", false
 	}
 	return ref.login, true
@@ -798,10 +804,9 @@ func (in *Inspector) tokenLogin(v string) (string, bool) {
 
 // rememberToken ties an issued token to login.
 func (in *Inspector) rememberToken(v, login string) {
-	fp := fingerprint(v)
-	if fp == "" {
+	if v == "" || redacted(v) && !redact.IsFingerprint(v) {
 		return
 	}
 	t := &in.trace
-	t.tokens.put(maphash.String(t.seed, v), tokenRef{fp: fp, login: login})
+	t.tokens.put(maphash.String(t.seed, v), tokenRef{check: maphash.String(t.check, v), login: login})
 }
