@@ -74,17 +74,19 @@ type authReq struct {
 	indirect bool
 
 	// Tracing: the login this request started.
-	login    string   // login id (the authorize exchange's id)
-	host     string   // lower-case host of the authorize endpoint, no port
-	hostport string   // endpointKey of the authorize endpoint's host
-	status   int      // HTTP status of the authorize response (0: none)
-	failed   bool     // 4xx/5xx, upstream error or an error= response: issues no code
-	errCode  string   // the error= of the authorization response
-	issued   string   // fingerprint of the code seen issued for it
-	answered bool     // an authorization response (redirect, form_post, callback) was seen
-	ended    bool     // failed, or its code was sent to a token endpoint
-	hops     int      // exchanges on the OP between authorize and the response
-	steps    []string // token steps of the trace line
+	login    string // login id (the authorize exchange's id)
+	host     string // lower-case host of the authorize endpoint, no port
+	hostport string // endpointKey of the authorize endpoint's host
+	status   int    // HTTP status of the authorize response (0: none)
+	// statusCause is the diagnosis cause of a failed authorize response.
+	statusCause string
+	failed      bool     // 4xx/5xx, upstream error or an error= response: issues no code
+	errCode     string   // the error= of the authorization response
+	issued      string   // fingerprint of the code seen issued for it
+	answered    bool     // an authorization response (redirect, form_post, callback) was seen
+	ended       bool     // failed, or its code was sent to a token endpoint
+	hops        int      // exchanges on the OP between authorize and the response
+	steps       []string // token steps of the trace line
 	// issWarned: iss-mismatch was reported; traced: the trace line of a
 	// front-channel end was printed.
 	issWarned, traced bool

@@ -141,6 +141,7 @@ func (in *Inspector) startLogin(c *ctx, a *authReq) {
 		a.status = r.Status
 		a.failed, a.ended = true, true
 		in.endTrace(x, a)
+		in.scratchStep = &traceStep{a: a, authorize: true}
 		return
 	}
 	if p, target := responseParams(x); p != nil {
@@ -191,6 +192,7 @@ func (in *Inspector) continuePAR(c *ctx, requestURI string) {
 		a.status = r.Status
 		a.failed, a.ended = true, true
 		in.endTrace(x, a)
+		in.scratchStep = &traceStep{a: a, authorize: true}
 	}
 }
 
@@ -694,15 +696,19 @@ func (in *Inspector) tokenOnly(c *ctx, clientID, epKey, ru string, hasRU, ok boo
 type traceStep struct {
 	a   *authReq // nil for a login without authorize request
 	idx int      // index in a.steps
+	// authorize: the step is the authorize request's failed status.
+	authorize bool
 }
 
 // addCause appends cause to the step and rewrites x's trace line.
 func (s *traceStep) addCause(x *flow.Exchange, cause string) {
-	if s.a == nil {
+	switch {
+	case s.a == nil:
 		x.OAuth.LoginTrace += " " + cause
 		return
-	}
-	if s.idx < len(s.a.steps) {
+	case s.authorize:
+		s.a.statusCause = cause
+	case s.idx < len(s.a.steps):
 		s.a.steps[s.idx] += " " + cause
 	}
 	x.OAuth.LoginTrace = s.a.traceLine()
@@ -743,6 +749,9 @@ func (a *authReq) traceLine() string {
 	b.WriteString(": authorize")
 	if a.status >= 400 {
 		b.WriteString(" " + strconv.Itoa(a.status))
+		if a.statusCause != "" {
+			b.WriteString(" " + a.statusCause)
+		}
 	}
 	switch {
 	case a.hops == 1:

@@ -623,3 +623,41 @@ func TestImplicitTokenJoins(t *testing.T) {
 		t.Errorf("got logins %q (response) and %q (API call), want %q", final.OAuth.Login, api.OAuth.Login, authz.ID)
 	}
 }
+
+// TestFailedAuthorizeTrace: a login that fails in the front channel ends
+// with a trace line naming the failing step.
+func TestFailedAuthorizeTrace(t *testing.T) {
+	s := newScen()
+	tests := []struct {
+		name string
+		xs   func() []*flow.Exchange
+		want string // trace of the last exchange; "<cause>" is its diagnosis cause
+	}{
+		{"authorize answered 403 by a WAF", func() []*flow.Exchange {
+			return []*flow.Exchange{exch("GET", s.issuer+"/authorize?"+s.authParams().encode(),
+				resp(403, "text/html", "<html><title>Attention Required! | Cloudflare</title><body>Sorry, you have been blocked. Cloudflare Ray ID: 8a1b2c3d4e5f6a7b</body></html>", "Server", "cloudflare", "CF-RAY", "8a1b2c3d4e5f6a7b-FRA"))}
+		}, "login idp.example.com: authorize 403 <cause>"},
+		{"error=access_denied after the login", func() []*flow.Exchange {
+			return append(s.login()[1:4], s.finalRedirect(kv{{"error", "access_denied"}, {"state", s.state}}, -19*time.Second))
+		}, "login idp.example.com: authorize → 3 hops → error=access_denied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := New(Options{})
+			inspectAll(in, s.discovery())
+			xs := tt.xs()
+			inspectAll(in, xs...)
+			last := xs[len(xs)-1]
+			want := tt.want
+			if strings.Contains(want, "<cause>") {
+				if last.OAuth.Diagnosis == nil {
+					t.Fatalf("got no diagnosis of the failed authorize request")
+				}
+				want = strings.Replace(want, "<cause>", last.OAuth.Diagnosis.Cause, 1)
+			}
+			if last.OAuth.LoginTrace != want {
+				t.Errorf("trace: got %q, want %q", last.OAuth.LoginTrace, want)
+			}
+		})
+	}
+}
