@@ -57,6 +57,8 @@ type tracer struct {
 	tokens *fifo[uint64, tokenRef]
 	// reported are states already reported as state-unknown.
 	reported *fifo[string, bool]
+	// shared holds the logins of a URL in pages tied to none (nil).
+	shared *fifo[string, sharedPage]
 	// pars maps the request_uri a PAR request got to its login.
 	pars *fifo[string, *authReq]
 	// seed keys tokens and verifiers; check seeds the second hash.
@@ -88,6 +90,7 @@ func newTracer() tracer {
 		tokens:    newFIFO[uint64, tokenRef](maxTraced),
 		reported:  newFIFO[string, bool](maxTraced),
 		pars:      newFIFO[string, *authReq](maxTraced),
+		shared:    newFIFO[string, sharedPage](maxTraced),
 		seed:      maphash.MakeSeed(),
 		check:     maphash.MakeSeed(),
 	}
@@ -196,20 +199,33 @@ func (in *Inspector) continuePAR(c *ctx, requestURI string) {
 	}
 }
 
-// rememberPage ties a URL to login a; a URL two open logins share is tied
-// to neither.
+// rememberPage ties a URL to login a. A URL two open logins share is tied
+// to neither (nil) until both are over: then the next login may take it.
 func (in *Inspector) rememberPage(key string, a *authReq) {
 	if key == "" {
 		return
 	}
-	pages := in.trace.pages
-	if old, ok := pages.get(key); ok && old != a {
-		if old == nil || old.open(a.time) {
-			pages.put(key, nil)
+	t := &in.trace
+	if old, ok := t.pages.get(key); ok && old != a {
+		if old == nil {
+			if sharers, _ := t.shared.get(key); sharers.open(a.time) {
+				return
+			}
+		} else if old.open(a.time) {
+			t.pages.put(key, nil)
+			t.shared.put(key, sharedPage{old, a})
 			return
 		}
 	}
-	pages.putAt(key, a, a.time)
+	t.pages.putAt(key, a, a.time)
+}
+
+// sharedPage are two logins that reached the same URL.
+type sharedPage [2]*authReq
+
+// open reports whether either login is still open at now.
+func (p sharedPage) open(now time.Time) bool {
+	return p[0] != nil && p[0].open(now) || p[1] != nil && p[1].open(now)
 }
 
 // traceOther looks at an exchange inspection did not label: an API call
@@ -265,7 +281,9 @@ func (in *Inspector) hop(c *ctx, list []*authReq) {
 		hp := endpointKey(u.Scheme, c.host, u.Port(), "")
 		n := 0
 		for _, cand := range list {
-			if cand.hostport == hp && cand.open(x.Start) {
+			// A guess holds for two code lifetimes: a person at a login page
+			// rarely takes longer, other browsing of the OP often does.
+			if cand.hostport == hp && cand.open(x.Start) && x.Start.Sub(cand.time) <= 2*in.lifetime {
 				a = cand
 				n++
 			}

@@ -661,3 +661,38 @@ func TestFailedAuthorizeTrace(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedLoginPage: a login page URL without a per-login id, reached by
+// two open logins, is tied to neither; once they are over, the next login
+// may take it again.
+func TestSharedLoginPage(t *testing.T) {
+	s := newScen()
+	in := New(Options{})
+	toLogin := func(c *scen, d time.Duration) *flow.Exchange {
+		return exch("GET", c.issuer+"/authorize?"+c.authParams().encode(), at(d), resp(302, "", "", "Location", "/login"))
+	}
+	page := func(d time.Duration) *flow.Exchange {
+		return exch("GET", s.issuer+"/login", at(d), resp(200, "text/html", "<form></form>"))
+	}
+	a, b := *s, *s
+	a.state, b.state = "st-a", "st-b"
+	a.code, b.code = "CANARY-code-a", "CANARY-code-b"
+	inspectAll(in, s.discovery(), toLogin(&a, 0), toLogin(&b, time.Second))
+	p1 := page(2 * time.Second)
+	inspectAll(in, p1)
+	if p1.OAuth.Login != "" {
+		t.Errorf("page of two open logins: got login %q (%s), want none", p1.OAuth.Login, p1.OAuth.LoginLink)
+	}
+	// Both logins end (their codes are redeemed).
+	for _, c := range []*scen{&a, &b} {
+		inspectAll(in, c.finalRedirect(c.respQuery(), 3*time.Second), c.token(c.tokenParams().set("code_verifier", "CANARY-verifier-"+c.state+"-0123456789abcdefghijklmnopqrstuvw"), at(4*time.Second)))
+	}
+	c := *s
+	c.state = "st-c"
+	third := toLogin(&c, 5*time.Second)
+	p2 := page(6 * time.Second)
+	inspectAll(in, third, p2)
+	if p2.OAuth.Login != third.ID || p2.OAuth.LoginLink != flow.LinkCertain {
+		t.Errorf("page of the next login: got login %q link %q, want %q certain", p2.OAuth.Login, p2.OAuth.LoginLink, third.ID)
+	}
+}
