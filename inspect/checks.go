@@ -222,6 +222,9 @@ var checkByID = func() map[string]*check {
 	return m
 }()
 
+// guessPrefix starts the message of a finding that rests on a guessed link.
+const guessPrefix = "likely (the authorize request was linked by client_id and redirect_uri only, a guess): "
+
 // correlated are the checks that compare the token request with its
 // authorize request: on a guessed link they stay at info and say "likely".
 var correlated = map[string]bool{
@@ -265,9 +268,9 @@ func (r report) addSev(sev flow.Severity, msg, fix string) {
 	if fix == "" {
 		fix = r.c.fix
 	}
-	if r.guess && correlated[r.c.id] {
+	if r.guess && correlated[r.c.id] && sev != flow.SeverityInfo {
 		sev = flow.SeverityInfo
-		msg = "likely (the authorize request was linked by client_id and redirect_uri only, a guess): " + msg
+		msg = guessPrefix + msg
 	}
 	*r.out = append(*r.out, flow.Finding{ID: r.c.id, Severity: sev, Category: r.c.category, Message: msg, Fix: fix})
 }

@@ -696,3 +696,36 @@ func TestSharedLoginPage(t *testing.T) {
 		t.Errorf("page of the next login: got login %q link %q, want %q certain", p2.OAuth.Login, p2.OAuth.LoginLink, third.ID)
 	}
 }
+
+// TestGuessedScope: scope-narrowed that compares with the scope of a
+// guessed authorize request stays at info; with the request's own scope it
+// keeps its severity.
+func TestGuessedScope(t *testing.T) {
+	tests := []struct {
+		name    string
+		scope   string // scope parameter of the token request, "" for none
+		wantSev flow.Severity
+	}{
+		{"scope from the guessed authorize request", "", flow.SeverityInfo},
+		{"scope in the token request itself", "openid email profile", flow.SeverityWarn},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScen()
+			in := New(Options{})
+			p := s.tokenParams().set("code", "CANARY-code-unseen")
+			if tt.scope != "" {
+				p = p.set("scope", tt.scope)
+			}
+			x := s.token(p, jsonResp(200, map[string]any{"access_token": canaryAccess, "scope": "openid"}))
+			inspectAll(in, s.discovery(), s.authorizeToLogin(s.authParams(), -time.Second), x)
+			if x.OAuth.LoginLink != flow.LinkGuess {
+				t.Fatalf("got link %q, want guess", x.OAuth.LoginLink)
+			}
+			f, ok := finding(x, IDScopeNarrowed)
+			if !ok || f.Severity != tt.wantSev {
+				t.Errorf("got %+v, want %s at %s", x.OAuth.Findings, IDScopeNarrowed, tt.wantSev)
+			}
+		})
+	}
+}
