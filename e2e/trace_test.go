@@ -7,11 +7,14 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -595,5 +598,85 @@ func TestTokenOnlyMode(t *testing.T) {
 	}
 	if hints != 1 {
 		t.Errorf("authorize-unseen: got %d, want exactly 1 for the client", hints)
+	}
+}
+
+// TestLoginIDInConsoleHARAndAnalyze: the console log prints the login's
+// trace line naming the failing step, the HAR capture carries the login id
+// of every exchange as "_login", and `oauthproxy analyze` of that capture
+// ties the same exchanges to the same login.
+func TestLoginIDInConsoleHARAndAnalyze(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t)
+	p := newIDP(t, ca)
+	installControl(t, p)
+	harPath := filepath.Join(t.TempDir(), "login.har")
+	px := startProxy(t, ca, proxyOpts{Format: "console", HAR: harPath})
+	s := newSession(t, p, px)
+	s.discover()
+	f, err := s.loginFront(frontOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.postForm(url.Values{"grant_type": {"authorization_code"}, "code": {f.Code}, "redirect_uri": {p.RedirectURI + "/"}, "code_verifier": {f.Verifier}})
+	if r.Status != 400 {
+		t.Fatalf("token with redirect_uri + '/': got %d, want 400", r.Status)
+	}
+	px.waitForOutput(t, "login "+strings.TrimPrefix(p.Issuer, "https://")+": authorize → 5 hops → callback → token 400 redirect-uri-mismatch")
+	px.Stop(t)
+
+	b, err := os.ReadFile(harPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var har struct {
+		Log struct {
+			Entries []struct {
+				Request struct {
+					Method string `json:"method"`
+					URL    string `json:"url"`
+				} `json:"request"`
+				Login string `json:"_login"`
+			} `json:"entries"`
+		} `json:"log"`
+	}
+	if err := json.Unmarshal(b, &har); err != nil {
+		t.Fatalf("capture is not JSON: %v", err)
+	}
+	var login string
+	perLogin := map[string]int{}
+	tokenLogin := ""
+	for _, e := range har.Log.Entries {
+		if strings.Contains(e.Request.URL, "state="+f.State) && strings.HasPrefix(e.Request.URL, p.AuthURL) {
+			login = e.Login
+		}
+		if e.Request.Method == "POST" && e.Request.URL == p.TokenURL {
+			tokenLogin = e.Login
+		}
+		perLogin[e.Login]++
+	}
+	if login == "" || tokenLogin != login {
+		t.Errorf("HAR: authorize entry _login %q, token entry _login %q; want the same, not empty", login, tokenLogin)
+	}
+	if n := perLogin[login]; n != 7 {
+		t.Errorf("HAR: got %d entries of the login, want 7 (authorize, 5 hops, token)", n)
+	}
+
+	res := runCLI(t, nil, "analyze", "--format", "json", harPath)
+	if res.Code != 0 {
+		t.Fatalf("analyze: exit %d: %s", res.Code, res.Stderr)
+	}
+	n := 0
+	for _, e := range parseEntries(t, res.Stdout) {
+		if e.Login != login {
+			continue
+		}
+		n++
+		if e.OAuth == "token" && !strings.HasSuffix(e.LoginTrace, "token 400 redirect-uri-mismatch") {
+			t.Errorf("analyze: token trace %q, want it to end with the failing step", e.LoginTrace)
+		}
+	}
+	if n != 7 {
+		t.Errorf("analyze: got %d exchanges of login %s, want 7", n, login)
 	}
 }
