@@ -289,6 +289,11 @@ func TestNeverLinked(t *testing.T) {
 			o.issuer = "https://other.example.org"
 			return []*flow.Exchange{s.discovery(), o.discovery(), o.authorizeToLogin(o.authParams(), -time.Second)}
 		}},
+		{"authorize at another host, issuer unknown", func(s *scen) []*flow.Exchange {
+			o := *s
+			o.issuer = "https://login.other.example"
+			return []*flow.Exchange{s.discovery(), o.authorizeToLogin(o.authParams(), -time.Second)}
+		}},
 		{"authorize that already issued its code", func(s *scen) []*flow.Exchange {
 			o := *s
 			o.code = "CANARY-code-issued"
@@ -305,7 +310,9 @@ func TestNeverLinked(t *testing.T) {
 			s := newScen()
 			in := New(Options{})
 			inspectAll(in, tt.setup(s)...)
-			x := s.token(s.tokenParams().set("code", "CANARY-code-never-seen").set("code_verifier", wrong).set("redirect_uri", s.redirect+"/"),
+			// Same client_id and redirect_uri: a guess would find the
+			// authorize request if it were not excluded.
+			x := s.token(s.tokenParams().set("code", "CANARY-code-never-seen").set("code_verifier", wrong),
 				jsonResp(400, map[string]any{"error": "invalid_grant"}))
 			inspectAll(in, x)
 			if got := aboveInfo(x); len(got) > 0 {
