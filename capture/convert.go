@@ -69,13 +69,15 @@ func EntryFromExchange(x *flow.Exchange, opts WriterOptions) Entry {
 	var e Entry
 	e.StartedDateTime = x.Start.Format(time.RFC3339Nano)
 	ext := &Extension{
-		Flow:      x.ID,
-		Label:     x.OAuth.Label,
-		GrantType: x.OAuth.GrantType,
-		Issuer:    x.OAuth.Issuer,
-		Findings:  x.OAuth.Findings,
-		Diagnosis: x.OAuth.Diagnosis,
-		Error:     x.Error,
+		Flow:       x.ID,
+		Label:      x.OAuth.Label,
+		GrantType:  x.OAuth.GrantType,
+		Issuer:     x.OAuth.Issuer,
+		LoginLink:  x.OAuth.LoginLink,
+		LoginTrace: x.OAuth.LoginTrace,
+		Findings:   x.OAuth.Findings,
+		Diagnosis:  x.OAuth.Diagnosis,
+		Error:      x.Error,
 
 		Unredacted: opts.Unredacted,
 	}
@@ -84,6 +86,7 @@ func EntryFromExchange(x *flow.Exchange, opts WriterOptions) Entry {
 		ext.Conn = &c
 	}
 	e.OAuthProxy = ext
+	e.Login = x.OAuth.Login
 
 	// Request.
 	rq := &x.Request

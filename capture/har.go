@@ -72,6 +72,9 @@ type Entry struct {
 	Comment    string     `json:"comment,omitempty"`
 	// OAuthProxy is oauthproxy's private extension.
 	OAuthProxy *Extension `json:"_oauthproxy,omitempty"`
+	// Login is the id of the login the exchange belongs to (flow.OAuth.Login):
+	// group entries by it to see one login from authorize to token.
+	Login string `json:"_login,omitempty"`
 }
 
 // Request is a HAR request.
@@ -177,12 +180,16 @@ type Timings struct {
 // Extension is the "_oauthproxy" member of an entry.
 type Extension struct {
 	// Flow is the exchange id.
-	Flow      string          `json:"flow,omitempty"`
-	Label     flow.Label      `json:"label,omitempty"`
-	GrantType string          `json:"grant_type,omitempty"`
-	Issuer    string          `json:"issuer,omitempty"`
-	Findings  []flow.Finding  `json:"findings,omitempty"`
-	Diagnosis *flow.Diagnosis `json:"diagnosis,omitempty"`
+	Flow      string     `json:"flow,omitempty"`
+	Label     flow.Label `json:"label,omitempty"`
+	GrantType string     `json:"grant_type,omitempty"`
+	Issuer    string     `json:"issuer,omitempty"`
+	// LoginLink and LoginTrace are flow.OAuth.LoginLink and LoginTrace (the
+	// login id itself is the entry's "_login").
+	LoginLink  string          `json:"login_link,omitempty"`
+	LoginTrace string          `json:"login_trace,omitempty"`
+	Findings   []flow.Finding  `json:"findings,omitempty"`
+	Diagnosis  *flow.Diagnosis `json:"diagnosis,omitempty"`
 	// Conn holds the connection facts (addresses, TLS, SNI, certificate).
 	Conn *flow.Conn `json:"conn,omitempty"`
 	// Error is the upstream error when no response came back.

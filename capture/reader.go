@@ -651,7 +651,8 @@ func ExchangeFromEntry(e *Entry, index int) (*flow.Exchange, error) {
 	// oauthproxy's own extension.
 	if ext != nil {
 		x.ID = ext.Flow
-		x.OAuth = flow.OAuth{Label: ext.Label, GrantType: ext.GrantType, Issuer: ext.Issuer, Findings: ext.Findings, Diagnosis: ext.Diagnosis}
+		x.OAuth = flow.OAuth{Label: ext.Label, GrantType: ext.GrantType, Issuer: ext.Issuer, Findings: ext.Findings, Diagnosis: ext.Diagnosis,
+			LoginLink: ext.LoginLink, LoginTrace: ext.LoginTrace}
 		if ext.Conn != nil {
 			c := *ext.Conn
 			if c.ServerAddr == "" {
@@ -673,6 +674,9 @@ func ExchangeFromEntry(e *Entry, index int) (*flow.Exchange, error) {
 			x.Request.Body.Truncated = true
 		}
 	}
+	// The login id is an entry field of its own ("_login"), kept even when
+	// another tool dropped "_oauthproxy".
+	x.OAuth.Login = e.Login
 	if x.ID == "" {
 		x.ID = newUUID()
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -304,6 +305,28 @@ func TestRoundTrip(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestLoginField: the login id is the entry's "_login" member, and the
+// reader takes it from there even without "_oauthproxy".
+func TestLoginField(t *testing.T) {
+	xs := sampleFlow(t)
+	e := EntryFromExchange(xs[3], WriterOptions{})
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"_login":"` + xs[3].OAuth.Login + `"`; !bytes.Contains(b, []byte(want)) {
+		t.Errorf("entry JSON: want it to contain %s; got %.300s", want, b)
+	}
+	e.OAuthProxy = nil
+	x, err := ExchangeFromEntry(&e, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.OAuth.Login != xs[3].OAuth.Login {
+		t.Errorf("read back: got login %q, want %q", x.OAuth.Login, xs[3].OAuth.Login)
+	}
 }
 
 func TestBodyCap(t *testing.T) {

@@ -267,6 +267,9 @@ type idp struct {
 
 	// tokenRequests counts requests that reached the token endpoint.
 	tokenRequests atomic.Int64
+	// middleware, when set, wraps every request to the OP (a test's WAF
+	// or consent page, a rewritten redirect).
+	middleware atomic.Pointer[func(http.Handler) http.Handler]
 }
 
 // userStore is a storage.UserStore with one user.
@@ -364,7 +367,13 @@ func newIDP(t *testing.T, ca *testCA) *idp {
 		}
 		provider.ServeHTTP(w, r)
 	}))
-	start(mux)
+	start(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m := p.middleware.Load(); m != nil {
+			(*m)(mux).ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	return p
 }
 
@@ -411,6 +420,9 @@ type logEntry struct {
 	Findings   []flow.Finding  `json:"findings"`
 	Diagnosis  *flow.Diagnosis `json:"diagnosis"`
 	Error      string          `json:"error"`
+	Login      string          `json:"login"`
+	LoginLink  string          `json:"login_link"`
+	LoginTrace string          `json:"login_trace"`
 	// Raw is the line as printed.
 	Raw string `json:"-"`
 }

@@ -29,6 +29,11 @@ type Exchange struct {
 	// Error is set when no response came back from upstream (TLS failure,
 	// reset, timeout, DNS...); it is the text shown to the client in the 502.
 	Error string `json:"error,omitempty"`
+	// ErrorType names the class of Error for machines: the RFC 9209
+	// Proxy-Status error type the proxy sent in its 502
+	// ("connection_refused", "tls_certificate_error", "dns_error"...); ""
+	// when Error is empty or the exchange was read from a capture.
+	ErrorType string `json:"error_type,omitempty"`
 
 	Timings Timings `json:"timings"`
 	Conn    Conn    `json:"conn"`
@@ -124,6 +129,10 @@ const (
 	LabelRevoke     Label = "revoke"
 	LabelDevice     Label = "device"
 	LabelPAR        Label = "par"
+	// LabelHop is an exchange of a login on the OP between the authorize
+	// request and the authorization response: a login or consent page, the
+	// OP's own redirects, the redirect that carries the code.
+	LabelHop Label = "hop"
 )
 
 // How sure inspection is that an exchange belongs to its login.
@@ -148,9 +157,14 @@ type OAuth struct {
 	Login string `json:"login,omitempty"`
 	// LoginLink says how this exchange was tied to its login: LinkCertain
 	// or LinkGuess; "" when Login is "" or the exchange started the login.
-	LoginLink string     `json:"login_link,omitempty"`
-	Findings  []Finding  `json:"findings,omitempty"`
-	Diagnosis *Diagnosis `json:"diagnosis,omitempty"`
+	LoginLink string `json:"login_link,omitempty"`
+	// LoginTrace is set on the exchange that ended a login (its token
+	// exchange, a failed authorize request, an error= response): one line
+	// summarising it, "login idp.example.com: authorize → 3 hops →
+	// callback → token 400 redirect-uri-mismatch".
+	LoginTrace string     `json:"login_trace,omitempty"`
+	Findings   []Finding  `json:"findings,omitempty"`
+	Diagnosis  *Diagnosis `json:"diagnosis,omitempty"`
 }
 
 // Severity of a finding.

@@ -2,7 +2,6 @@ package inspect
 
 import (
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/oauthproxy/oauthproxy/flow"
@@ -55,38 +54,25 @@ func (in *Inspector) authorize(c *ctx) {
 
 	if a.indirect && !a.hasRedirect && a.state == "" {
 		// A request_uri/request-object authorize: its parameters live
-		// elsewhere (a PAR request we may have remembered already).
+		// elsewhere (a PAR request we may have remembered already), and it
+		// continues that request's login.
+		in.continuePAR(c, p.value("request_uri"))
 		return
 	}
 	if a.state != "" {
-		in.byState.put(a.state, a)
+		in.byState.putAt(a.state, a, a.time)
 	}
 	key := clientKey(a.clientID, a.redirectURI)
-	if prev, ok := in.byClient.get(key); ok && prev.state != a.state && !prev.time.IsZero() && a.time.Sub(prev.time) < 2*in.lifetime {
-		// Two logins in flight for one client and redirect URI: the
-		// fallback correlation could pick the wrong one.
-		a.ambiguous = true
-	}
-	in.byClient.put(key, a)
+	list, _ := in.byClient.get(key)
+	in.byClient.put(key, appendBounded(list, a))
 	if a.hasRedirect {
 		if ru, err := url.Parse(a.redirectURI); err == nil {
-			in.redirects.put(strings.ToLower(ru.Hostname())+strings.TrimRight(strings.ToLower(ru.Path), "/"), true)
+			in.redirects.put(hostPathKey(ru), true)
 		}
 	}
-
-	// A 3xx straight to the redirect URI (an existing session) carries the
-	// authorization response in its Location.
-	if r := c.x.Response; r != nil && r.Status >= 300 && r.Status < 400 {
-		if loc, err := url.Parse(r.Header.Get("Location")); err == nil {
-			lp := parseForm(loc.RawQuery)
-			if !lp.has("code") && loc.Fragment != "" {
-				lp = parseForm(loc.EscapedFragment())
-			}
-			if code := lp.value("code"); code != "" && (lp.value("state") == a.state || !lp.has("state")) {
-				in.recordCode(code, &codeIssue{time: c.x.Start.Add(c.x.Timings.Total), flow: c.x.ID, auth: a})
-			}
-		}
-	}
+	// The login starts here; a 3xx straight to the redirect URI (an
+	// existing session) carries the authorization response in its Location.
+	in.startLogin(c, a)
 }
 
 // clientKey is the fallback correlation key of an authorize request.
@@ -94,24 +80,25 @@ func clientKey(clientID, redirectURI string) string {
 	return clientID + "\x00" + redirectURI
 }
 
-// callback remembers the code of an authorization response.
+// callback handles a request to the redirect URI carrying an
+// authorization response (query, or a form_post body).
 func (in *Inspector) callback(c *ctx) {
 	c.parseAll()
 	p := c.query
 	if !p.has("code") && !p.has("error") && c.bodyKind == "form" {
 		p = c.body
 	}
-	var a *authReq
-	if st, ok := p.get("state"); ok {
-		a, _ = in.byState.get(st)
+	a, _ := in.authResponse(c, p, c.x.Request.URL, true)
+	if a != nil {
+		c.x.OAuth.Login, c.x.OAuth.LoginLink = a.login, flow.LinkCertain
+		in.endTrace(c.x, a)
+		if a.issuer != "" {
+			c.x.OAuth.Issuer = a.issuer
+			return
+		}
 	}
-	if a != nil && a.issuer != "" {
-		c.x.OAuth.Issuer = a.issuer
-	} else if iss := p.value("iss"); iss != "" && c.x.OAuth.Issuer == "" {
+	if iss := p.value("iss"); iss != "" && c.x.OAuth.Issuer == "" {
 		c.x.OAuth.Issuer = iss
-	}
-	if code := p.value("code"); code != "" {
-		in.recordCode(code, &codeIssue{time: c.x.Start, flow: c.x.ID, auth: a})
 	}
 }
 

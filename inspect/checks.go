@@ -42,6 +42,13 @@ const (
 	IDNonceMismatch = "nonce-mismatch"
 	IDClockSkew     = "clock-skew"
 	IDScopeNarrowed = "scope-narrowed"
+
+	// Login tracing (authorization responses, token-only mode).
+	IDIssMismatch     = "iss-mismatch"
+	IDStateUnknown    = "state-unknown"
+	IDAuthorizeUnseen = "authorize-unseen"
+	IDRedirectChanged = "redirect-uri-changed"
+	IDVerifierReused  = "pkce-verifier-reused"
 )
 
 // phase says which exchange a check looks at.
@@ -51,6 +58,7 @@ const (
 	phaseAuthorize phase = iota // an authorize (or PAR) request
 	phaseToken                  // a token request
 	phaseResponse               // a token response
+	phaseTrace                  // reported by login tracing, not run from the table
 )
 
 // check is one small named rule. run reports through r; it must not
@@ -183,6 +191,45 @@ var checks = []*check{
 		"The server granted fewer scopes than requested (RFC 6749 §3.3).",
 		"Check consent, the scopes allowed for the client in the provider's console, and admin policies; handle a narrower grant in the app.",
 		phaseResponse, checkScopeNarrowed},
+	{IDIssMismatch, flow.SeverityError, flow.CategoryClientConfig,
+		"The authorization response's iss (RFC 9207) is not the issuer the authorize request was sent to: a mix-up of authorization servers.",
+		"Check iss against the issuer the login was started with and reject a mismatch; with several authorization servers, use a distinct redirect URI per server and keep the issuer with the state.",
+		phaseTrace, nil},
+	{IDStateUnknown, flow.SeverityWarn, flow.CategoryClientConfig,
+		"An authorization response (a redirect to the redirect URI, a form_post, a callback) carries a state no authorize request seen through the proxy sent.",
+		"Keep the state in the session of the browser that started the login (check the session cookie survives the redirect: SameSite=Lax, same host name); start one login per tab; make sure the authorize request goes through the proxy too.",
+		phaseTrace, nil},
+	{IDAuthorizeUnseen, flow.SeverityInfo, flow.CategoryInfo,
+		"A client's token request arrived but none of its authorize requests went through the proxy (reported once per client): redirect_uri, PKCE, state and nonce cannot be compared.",
+		"Run the login through the proxy: `oauthproxy browser URL` starts a browser that uses it, so the authorize request, the login hops and the callback are seen too.",
+		phaseTrace, nil},
+	{IDRedirectChanged, flow.SeverityWarn, flow.CategoryClientConfig,
+		"A failed token request's redirect_uri differs from the one of the same client's last successful token exchange at that endpoint (authorize leg not seen).",
+		"Send the redirect_uri of the authorize request, byte for byte; compare with the value that worked before (shown) and keep it in one constant.",
+		phaseTrace, nil},
+	{IDVerifierReused, flow.SeverityWarn, flow.CategoryClientConfig,
+		"The same code_verifier is sent with different codes: PKCE needs a fresh verifier per authorize request (RFC 7636 §4.1).",
+		"Generate a new code_verifier for every authorize request and keep it with that request's state; do not store one verifier per app or user.",
+		phaseTrace, nil},
+}
+
+// checkByID finds a check of the table by id.
+var checkByID = func() map[string]*check {
+	m := make(map[string]*check, len(checks))
+	for _, c := range checks {
+		m[c.id] = c
+	}
+	return m
+}()
+
+// guessPrefix starts the message of a finding that rests on a guessed link.
+const guessPrefix = "likely (the authorize request was linked by client_id and redirect_uri only, a guess): "
+
+// correlated are the checks that compare the token request with its
+// authorize request: on a guessed link they stay at info and say "likely".
+var correlated = map[string]bool{
+	IDRedirectMissing: true, IDRedirectMismatch: true, IDClientIDMismatch: true,
+	IDPKCEVerifierMissing: true, IDPKCEMismatch: true, IDPKCEUnexpected: true, IDNonceMismatch: true,
 }
 
 // CheckInfo describes one check for documentation and help output.
@@ -208,6 +255,8 @@ func Checks() []CheckInfo {
 type report struct {
 	c   *check
 	out *[]flow.Finding
+	// guess is true when the authorize request was linked by a guess.
+	guess bool
 }
 
 // add reports a finding with the check's severity; an empty fix means the
@@ -219,14 +268,18 @@ func (r report) addSev(sev flow.Severity, msg, fix string) {
 	if fix == "" {
 		fix = r.c.fix
 	}
+	if r.guess && correlated[r.c.id] && sev != flow.SeverityInfo {
+		sev = flow.SeverityInfo
+		msg = guessPrefix + msg
+	}
 	*r.out = append(*r.out, flow.Finding{ID: r.c.id, Severity: sev, Category: r.c.category, Message: msg, Fix: fix})
 }
 
 // runChecks runs the checks of phase p over c.
 func runChecks(p phase, c *ctx, out *[]flow.Finding) {
 	for _, ch := range checks {
-		if ch.phase == p {
-			ch.run(c, report{c: ch, out: out})
+		if ch.phase == p && ch.run != nil {
+			ch.run(c, report{c: ch, out: out, guess: c.link == flow.LinkGuess})
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/oauthproxy/oauthproxy/flow"
 )
 
 // Response checks run on successful token responses only.
@@ -121,8 +123,9 @@ func checkScopeNarrowed(c *ctx, r report) {
 		return // absent: the requested scope was granted (RFC 6749 §5.1)
 	}
 	requested, ok := c.all.get("scope")
+	fromAuth := false
 	if !ok && c.grant == grantAuthCode && c.auth != nil && c.auth.hasScope {
-		requested, ok = c.auth.scope, true
+		requested, ok, fromAuth = c.auth.scope, true, true
 	}
 	if !ok || strings.TrimSpace(requested) == "" || requested == granted {
 		return
@@ -137,7 +140,13 @@ func checkScopeNarrowed(c *ctx, r report) {
 	if len(missing) == 0 {
 		return
 	}
-	r.add(fmt.Sprintf("the server granted fewer scopes than requested: missing %s (requested %q, granted %q)", strings.Join(missing, " "), requested, granted), "")
+	msg := fmt.Sprintf("the server granted fewer scopes than requested: missing %s (requested %q, granted %q)", strings.Join(missing, " "), requested, granted)
+	if fromAuth && r.guess {
+		// The requested scope comes from a guessed authorize request.
+		r.addSev(flow.SeverityInfo, guessPrefix+msg, "")
+		return
+	}
+	r.add(msg, "")
 }
 
 // scopeList splits a scope string on spaces (and commas: GitHub, Facebook).

@@ -24,7 +24,8 @@ const (
 const DefaultCodeLifetime = 5 * time.Minute
 
 // Inspector holds what correlation needs across exchanges: discovery
-// metadata per issuer, authorize requests by state, and the code ledger.
+// metadata per issuer, authorize requests (logins) by state, by client and
+// by OP host, the codes and tokens they produced, and the code ledger.
 type Inspector struct {
 	ledger   Ledger
 	lifetime time.Duration
@@ -37,16 +38,22 @@ type Inspector struct {
 	mu        sync.Mutex
 	issuers   map[string]*metadata
 	endpoints map[string]endpointRef
-	byState   *fifo[*authReq]
-	byClient  *fifo[*authReq]
-	codes     *fifo[*codeIssue]
+	byState   *fifo[string, *authReq]
+	// byClient holds the recent authorize requests per client_id +
+	// redirect_uri (the candidates of a guessed link).
+	byClient *fifo[string, []*authReq]
+	codes    *fifo[string, *codeIssue]
 	// redirects holds the host+path of redirect URIs seen in authorize requests.
-	redirects *fifo[bool]
+	redirects *fifo[string, bool]
+	trace     tracer
 	// scratch is reused for every exchange (inspection holds mu).
 	scratch ctx
+	// scratchStep is a token step of a trace line waiting for the
+	// diagnosis (set by inspect, taken by Inspect).
+	scratchStep *traceStep
 }
 
-// authReq is a remembered authorize (or PAR) request.
+// authReq is a remembered authorize (or PAR) request: the start of a login.
 type authReq struct {
 	time         time.Time
 	flow         string
@@ -65,9 +72,24 @@ type authReq struct {
 	// indirect is true when parameters may be in a request object or a
 	// PAR request_uri we did not see.
 	indirect bool
-	// ambiguous is true when another authorize request with the same
-	// client_id and redirect_uri was in flight (no fallback correlation).
-	ambiguous bool
+
+	// Tracing: the login this request started.
+	login    string // login id (the authorize exchange's id)
+	host     string // lower-case host of the authorize endpoint, no port
+	hostport string // endpointKey of the authorize endpoint's host
+	status   int    // HTTP status of the authorize response (0: none)
+	// statusCause is the diagnosis cause of a failed authorize response.
+	statusCause string
+	failed      bool     // 4xx/5xx, upstream error or an error= response: issues no code
+	errCode     string   // the error= of the authorization response
+	issued      string   // fingerprint of the code seen issued for it
+	answered    bool     // an authorization response (redirect, form_post, callback) was seen
+	ended       bool     // failed, or its code was sent to a token endpoint
+	hops        int      // exchanges on the OP between authorize and the response
+	steps       []string // token steps of the trace line
+	// issWarned: iss-mismatch was reported; traced: the trace line of a
+	// front-channel end was printed.
+	issWarned, traced bool
 }
 
 // codeIssue is a code seen at a callback (or in an authorize redirect).
@@ -86,10 +108,11 @@ func New(opts Options) *Inspector {
 		tokenPaths: map[string]bool{},
 		issuers:    map[string]*metadata{},
 		endpoints:  map[string]endpointRef{},
-		byState:    newFIFO[*authReq](maxAuthorizations),
-		byClient:   newFIFO[*authReq](maxAuthorizations),
-		codes:      newFIFO[*codeIssue](maxCodes),
-		redirects:  newFIFO[bool](maxAuthorizations),
+		byState:    newFIFO[string, *authReq](maxAuthorizations),
+		byClient:   newFIFO[string, []*authReq](maxAuthorizations),
+		codes:      newFIFO[string, *codeIssue](maxCodes),
+		redirects:  newFIFO[string, bool](maxAuthorizations),
+		trace:      newTracer(),
 	}
 	if in.ledger == nil {
 		in.ledger = NewMemoryLedger()
@@ -131,9 +154,12 @@ func (in *Inspector) Inspect(x *flow.Exchange) {
 	}
 	x.OAuth = flow.OAuth{}
 	success := false
+	var step *traceStep
 	if x.Request.URL != nil {
 		in.mu.Lock()
 		success = in.inspect(x)
+		step = in.scratchStep
+		in.scratchStep = nil
 		in.mu.Unlock()
 	}
 	if len(x.OAuth.Findings) > 1 {
@@ -143,8 +169,17 @@ func (in *Inspector) Inspect(x *flow.Exchange) {
 	}
 	// A token response that parsed as a success (2xx, a token, no error
 	// member) has nothing to diagnose; skipping it keeps the hot path cheap.
-	if !success && (x.OAuth.Label != flow.LabelNone || x.Failed()) {
+	// A login hop (a login page, the OP's redirects) is diagnosed only when
+	// it failed.
+	if !success && ((x.OAuth.Label != flow.LabelNone && x.OAuth.Label != flow.LabelHop) || x.Failed()) {
 		x.OAuth.Diagnosis = diagnose.Diagnose(x)
+	}
+	if step != nil && x.OAuth.Diagnosis != nil {
+		// A token step without a finding or error code ("token 403")
+		// names the diagnosis instead ("token 403 waf-cloudflare").
+		in.mu.Lock()
+		step.addCause(x, x.OAuth.Diagnosis.Cause)
+		in.mu.Unlock()
 	}
 }
 
@@ -168,6 +203,7 @@ type ctx struct {
 	code          string // as sent (may be a fingerprint)
 	codeFP        string // "" when unusable (absent, or redacted by another tool)
 	auth          *authReq
+	link          string // how auth was linked: flow.LinkCertain or flow.LinkGuess
 	issue         *codeIssue
 	priorCode     Use
 	codeSeen      bool
@@ -209,6 +245,7 @@ func (in *Inspector) inspect(x *flow.Exchange) bool {
 		label = in.guess(c)
 	}
 	if label == flow.LabelNone {
+		in.traceOther(c)
 		return false
 	}
 	x.OAuth.Label = label
@@ -221,6 +258,8 @@ func (in *Inspector) inspect(x *flow.Exchange) bool {
 	case flow.LabelToken:
 		in.token(c)
 		return c.resp != nil && c.resp.ok
+	case flow.LabelUserinfo:
+		in.joinByToken(c)
 	}
 	return false
 }
@@ -455,31 +494,53 @@ func shortID(id string) string {
 	return id
 }
 
-// fifo is a map bounded by evicting the oldest insertions.
-type fifo[V any] struct {
-	m    map[string]V
-	keys []string
+// fifo is a map bounded by evicting the oldest insertions, and by age
+// when entries are put with a time (putAt) and expire is called.
+type fifo[K comparable, V any] struct {
+	m    map[K]V
+	keys []fifoKey[K]
 	max  int
+	// evicted counts entries dropped by the count bound.
+	evicted int
 }
 
-func newFIFO[V any](max int) *fifo[V] {
-	return &fifo[V]{m: map[string]V{}, max: max}
+// fifoKey is a key in insertion order with the time it was put (zero: no age).
+type fifoKey[K comparable] struct {
+	k K
+	t time.Time
 }
 
-func (f *fifo[V]) get(k string) (V, bool) {
+func newFIFO[K comparable, V any](max int) *fifo[K, V] {
+	return &fifo[K, V]{m: map[K]V{}, max: max}
+}
+
+func (f *fifo[K, V]) get(k K) (V, bool) {
 	v, ok := f.m[k]
 	return v, ok
 }
 
-func (f *fifo[V]) put(k string, v V) {
+func (f *fifo[K, V]) put(k K, v V) { f.putAt(k, v, time.Time{}) }
+
+// putAt stores v under k; t is used by expire (first insertion counts).
+func (f *fifo[K, V]) putAt(k K, v V, t time.Time) {
 	if _, ok := f.m[k]; !ok {
-		f.keys = append(f.keys, k)
+		f.keys = append(f.keys, fifoKey[K]{k, t})
 		for len(f.keys) > f.max {
-			delete(f.m, f.keys[0])
+			delete(f.m, f.keys[0].k)
 			f.keys = f.keys[1:]
+			f.evicted++
 		}
 	}
 	f.m[k] = v
 }
 
-func (f *fifo[V]) len() int { return len(f.m) }
+// expire drops the oldest entries put before cutoff (entries without a
+// time, and everything after the first newer entry, stay).
+func (f *fifo[K, V]) expire(cutoff time.Time) {
+	for len(f.keys) > 0 && !f.keys[0].t.IsZero() && f.keys[0].t.Before(cutoff) {
+		delete(f.m, f.keys[0].k)
+		f.keys = f.keys[1:]
+	}
+}
+
+func (f *fifo[K, V]) len() int { return len(f.m) }

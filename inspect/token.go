@@ -106,21 +106,23 @@ func (in *Inspector) token(c *ctx) {
 	x.OAuth.GrantType = c.grant
 	c.readCreds()
 
-	// Correlate: by code (callback seen), else by client_id + redirect_uri.
+	// Correlate: by the code seen issued (certain), else by client_id +
+	// redirect_uri when exactly one open authorize request fits (a guess).
 	if c.grant == grantAuthCode || c.code != "" {
 		c.codeFP = fingerprint(c.code)
 		if c.codeFP != "" {
 			if ci, ok := in.codes.get(c.codeFP); ok {
 				c.issue = ci
 				c.auth = ci.auth
+				if c.auth != nil {
+					c.link = flow.LinkCertain
+				}
 			}
 			c.priorCode, c.codeSeen = in.ledger.Lookup(KindCode, c.codeFP)
 		}
-		if c.auth == nil {
-			if ru, ok := c.all.get("redirect_uri"); ok {
-				if a, ok := in.byClient.get(clientKey(c.cred.clientID(), ru)); ok && !a.ambiguous {
-					c.auth = a
-				}
+		if c.issue == nil {
+			if c.auth = in.guessAuth(c); c.auth != nil {
+				c.link = flow.LinkGuess
 			}
 		}
 	}
@@ -144,6 +146,7 @@ func (in *Inspector) token(c *ctx) {
 		runChecks(phaseResponse, c, &out)
 	}
 	x.OAuth.Findings = append(x.OAuth.Findings, out...)
+	in.traceToken(c)
 
 	status, result := 0, "no response"
 	if c.resp != nil {

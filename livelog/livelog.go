@@ -92,15 +92,21 @@ func (l *Logger) Handle(x *flow.Exchange) {
 // Record is the JSON shape of one exchange in the log, in `analyze --format
 // json` and in replay output. Field names are stable.
 type Record struct {
-	Flow       string          `json:"flow"`
-	Method     string          `json:"method"`
-	URL        string          `json:"url"`
-	Status     int             `json:"status"`
-	DurationMS float64         `json:"duration_ms"`
-	Size       int64           `json:"size"`
-	OAuth      string          `json:"oauth,omitempty"`
-	GrantType  string          `json:"grant_type,omitempty"`
-	Issuer     string          `json:"issuer,omitempty"`
+	Flow       string  `json:"flow"`
+	Method     string  `json:"method"`
+	URL        string  `json:"url"`
+	Status     int     `json:"status"`
+	DurationMS float64 `json:"duration_ms"`
+	Size       int64   `json:"size"`
+	OAuth      string  `json:"oauth,omitempty"`
+	GrantType  string  `json:"grant_type,omitempty"`
+	Issuer     string  `json:"issuer,omitempty"`
+	// Login is the id of the login the exchange belongs to, LoginLink how
+	// sure that is ("certain", "guess"), LoginTrace the one-line summary
+	// printed when the login ends.
+	Login      string          `json:"login,omitempty"`
+	LoginLink  string          `json:"login_link,omitempty"`
+	LoginTrace string          `json:"login_trace,omitempty"`
 	Error      string          `json:"error,omitempty"`
 	Findings   []flow.Finding  `json:"findings,omitempty"`
 	Diagnosis  *flow.Diagnosis `json:"diagnosis,omitempty"`
@@ -116,6 +122,9 @@ func RecordOf(x *flow.Exchange) Record {
 		OAuth:      string(x.OAuth.Label),
 		GrantType:  x.OAuth.GrantType,
 		Issuer:     x.OAuth.Issuer,
+		Login:      x.OAuth.Login,
+		LoginLink:  x.OAuth.LoginLink,
+		LoginTrace: redact.Text(x.OAuth.LoginTrace),
 		Error:      redact.Text(x.Error),
 		Findings:   x.OAuth.Findings,
 		Diagnosis:  redact.Diagnosis(x.OAuth.Diagnosis),
@@ -152,6 +161,15 @@ func (l *Logger) json(x *flow.Exchange) {
 	}
 	if r.Issuer != "" {
 		e = e.Str("issuer", r.Issuer)
+	}
+	if r.Login != "" {
+		e = e.Str("login", r.Login)
+	}
+	if r.LoginLink != "" {
+		e = e.Str("login_link", r.LoginLink)
+	}
+	if r.LoginTrace != "" {
+		e = e.Str("login_trace", r.LoginTrace)
 	}
 	if r.Error != "" {
 		e = e.Str("error", r.Error)
@@ -221,11 +239,33 @@ func (l *Logger) paint(b *bytes.Buffer, color, s string) {
 //	  DIAGNOSIS grant/code-reused (high) The authorization code was already used.
 //	        evidence: error=invalid_grant
 //	        fix: ...
+//	  login idp.example.com: authorize → 3 hops → callback → token 400 code-reused
 func (l *Logger) console(b *bytes.Buffer, x *flow.Exchange) {
 	b.Write(x.Start.Local().AppendFormat(b.AvailableBuffer(), "15:04:05"))
 	b.WriteByte(' ')
 	l.paint(b, dim, shortID(x.ID))
 	b.WriteByte(' ')
+	l.headline(b, x)
+	b.WriteByte('\n')
+	l.details(b, x)
+}
+
+// Line returns the one-line summary of x that starts its console entry,
+// without the time, the exchange id and colours:
+//
+//	POST idp.example.com/oauth2/token 400 12ms 312B token authorization_code
+//
+// It is redacted like the rest of the log (secret query parameters become
+// fingerprints).
+func Line(x *flow.Exchange) string {
+	var b bytes.Buffer
+	(&Logger{}).headline(&b, x)
+	return b.String()
+}
+
+// headline writes the method, host and path, status, duration, size and
+// OAuth label of x, without a newline.
+func (l *Logger) headline(b *bytes.Buffer, x *flow.Exchange) {
 	b.WriteString(x.Request.Method)
 	b.WriteByte(' ')
 	b.WriteString(hostPath(x.Request.URL))
@@ -260,7 +300,11 @@ func (l *Logger) console(b *bytes.Buffer, x *flow.Exchange) {
 			b.WriteString(x.OAuth.GrantType)
 		}
 	}
-	b.WriteByte('\n')
+}
+
+// details writes the lines under the headline: the upstream error, the
+// findings and the diagnosis.
+func (l *Logger) details(b *bytes.Buffer, x *flow.Exchange) {
 	if x.Error != "" {
 		b.WriteString("  ")
 		l.paint(b, red, "upstream error: "+redact.Text(strings.TrimPrefix(x.Error, "oauthproxy: ")))
@@ -302,6 +346,11 @@ func (l *Logger) console(b *bytes.Buffer, x *flow.Exchange) {
 		if d.Source != "" && l.opts.Verbose {
 			fmt.Fprintf(b, "        source: %s\n", d.Source)
 		}
+	}
+	if x.OAuth.LoginTrace != "" {
+		b.WriteString("  ")
+		l.paint(b, bold, redact.Text(x.OAuth.LoginTrace))
+		b.WriteByte('\n')
 	}
 }
 

@@ -32,7 +32,8 @@ func mustURL(s string) *url.URL {
 }
 
 // exchanges is a small session: a callback carrying a code, a failed token
-// exchange with a finding and a diagnosis, an upstream error, a 200 that is
+// exchange of the same login with a finding, a diagnosis and the login's
+// trace line, an upstream error, a 200 that is
 // really an error, and an ordinary API call.
 func exchanges() []*flow.Exchange {
 	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
@@ -42,7 +43,7 @@ func exchanges() []*flow.Exchange {
 			Request:  flow.Request{Method: "GET", URL: mustURL("https://app.example/cb?code=" + canaryCode + "&state=s1")},
 			Response: &flow.Response{Status: 200, Body: flow.Body{Size: 120}},
 			Timings:  flow.Timings{Total: 3 * time.Millisecond},
-			OAuth:    flow.OAuth{Label: flow.LabelCallback},
+			OAuth:    flow.OAuth{Label: flow.LabelCallback, Login: "5c0ffee0-0000-4000-8000-000000000000", LoginLink: flow.LinkCertain},
 		},
 		{
 			ID: "3f9c2a1e-0000-4000-8000-000000000002", Start: t0.Add(time.Second),
@@ -50,6 +51,8 @@ func exchanges() []*flow.Exchange {
 			Response: &flow.Response{Status: 400, Body: flow.Body{Size: 92}},
 			Timings:  flow.Timings{Total: 38 * time.Millisecond},
 			OAuth: flow.OAuth{Label: flow.LabelToken, GrantType: "authorization_code",
+				Login: "5c0ffee0-0000-4000-8000-000000000000", LoginLink: flow.LinkCertain,
+				LoginTrace: "login idp.example: authorize → 2 hops → callback → token 200 ok → token 400 code-reused",
 				Findings: []flow.Finding{
 					{ID: "code-reused", Severity: flow.SeverityError, Category: flow.CategoryGrant, Message: "the code code=" + canaryCode + " was already sent", Fix: "restart the flow"},
 					{ID: "scope-narrowed", Severity: flow.SeverityInfo, Category: flow.CategoryPermission, Message: "granted fewer scopes", Fix: "check consent"},
@@ -187,5 +190,35 @@ func TestParseFormat(t *testing.T) {
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("ParseFormat(%q) = %q, %v", tt.in, got, err)
 		}
+	}
+}
+
+func TestLine(t *testing.T) {
+	xs := exchanges()
+	tests := []struct {
+		name string
+		x    *flow.Exchange
+		want string
+	}{
+		{"callback with a code", xs[0], "GET app.example/cb?code=redacted:sha256:"},
+		{"failed token exchange", xs[1], "POST idp.example/oauth2/token 400 38ms 92B token authorization_code"},
+		{"upstream error", xs[2], "POST down.example/token?client_secret=redacted:sha256:"},
+		{"ordinary API", xs[4], "GET api.example/items 404 900µs 30MiB"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Line(tt.x)
+			if !strings.HasPrefix(got, tt.want) {
+				t.Errorf("Line = %q, want it to start with %q", got, tt.want)
+			}
+			if strings.Contains(got, "\n") || strings.Contains(got, "\x1b") {
+				t.Errorf("Line = %q: want one line without colours", got)
+			}
+			for _, c := range []string{canaryCode, canarySecret} {
+				if strings.Contains(got, c) {
+					t.Errorf("Line = %q leaks %s", got, c)
+				}
+			}
+		})
 	}
 }

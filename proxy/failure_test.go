@@ -75,6 +75,9 @@ func TestUpstreamFailures(t *testing.T) {
 			if x.Error != text {
 				t.Errorf("exchange error: got %q, want %q", x.Error, text)
 			}
+			if want := strings.TrimPrefix(resp.Header.Get("Proxy-Status"), "oauthproxy; error="); x.ErrorType == "" || x.ErrorType != want {
+				t.Errorf("exchange error type: got %q, want %q (the Proxy-Status error)", x.ErrorType, want)
+			}
 		})
 	}
 	if resp, body := get(t, c, ok.URL+"/after"); resp.StatusCode != 200 {
@@ -109,8 +112,8 @@ func TestUpstreamResetMidBody(t *testing.T) {
 		t.Errorf("client read: got no error, want a truncated body")
 	}
 	x := p.sink.wait(t, 1)[0]
-	if !strings.Contains(x.Error, "response body") || !x.Response.Body.Truncated || string(x.Response.Body.Data) != "partial" {
-		t.Errorf("exchange: got error %q body %+v, want a response body error and the partial data", x.Error, x.Response.Body)
+	if !strings.Contains(x.Error, "response body") || x.ErrorType != "connection_terminated" || !x.Response.Body.Truncated || string(x.Response.Body.Data) != "partial" {
+		t.Errorf("exchange: got error %q (%s) body %+v, want a response body error and the partial data", x.Error, x.ErrorType, x.Response.Body)
 	}
 }
 

@@ -88,7 +88,7 @@ func (rt recorder) RoundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Re
 			buf, err := e.reqb.readAll(n)
 			if err != nil {
 				msg := "oauthproxy: reading the request body from the client: " + describeClientError(err)
-				x.Error = msg
+				x.Error, x.ErrorType = msg, "http_request_error"
 				e.finish(nil, time.Time{})
 				resp := errorResponse(req, http.StatusBadRequest, msg, "http_request_error")
 				resp.Close = true
@@ -118,7 +118,7 @@ func (rt recorder) RoundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Re
 			reason, status = "request canceled: the client went away", "proxy_internal_error"
 		}
 		msg := "oauthproxy: upstream " + hostPort(req.URL) + ": " + reason
-		x.Error = msg
+		x.Error, x.ErrorType = msg, status
 		e.finish(nil, time.Time{})
 		return errorResponse(req, http.StatusBadGateway, msg, status), nil
 	}
@@ -166,7 +166,7 @@ func (rt recorder) RoundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Re
 					reason, status = fmt.Sprintf("the body stopped after %d of %d bytes (no more within %s, timeout)", b.size, cl, s.opts.UpstreamTimeout), "http_response_timeout"
 				}
 				msg := "oauthproxy: upstream " + hostPort(req.URL) + ": response body: " + reason
-				x.Error = msg
+				x.Error, x.ErrorType = msg, status
 				e.finish(nil, time.Time{})
 				return errorResponse(req, http.StatusBadGateway, msg, status), nil
 			}
@@ -363,8 +363,9 @@ func (e *exchange) finish(bodyErr error, end time.Time) {
 			r.Trailer = e.resp.Trailer
 		}
 		if bodyErr != nil && bodyErr != io.EOF && bodyErr != errClosedEarly && !clientGone(e.resp) {
-			reason, _ := describeUpstreamError(bodyErr, 0)
+			reason, status := describeUpstreamError(bodyErr, 0)
 			x.Error = "oauthproxy: upstream " + hostPort(x.Request.URL) + ": response body: " + reason
+			x.ErrorType = status
 		}
 	}
 	if e.intercepted && e.cc != nil {

@@ -41,7 +41,7 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request, host string) {
 	if err != nil {
 		reason, status := describeUpstreamError(err, 0)
 		msg := "oauthproxy: upstream " + host + ": " + reason
-		x.Error = msg
+		x.Error, x.ErrorType = msg, status
 		x.Timings.Total = time.Since(start)
 		s.emit(x)
 		h := w.Header()

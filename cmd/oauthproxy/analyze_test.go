@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -46,12 +47,28 @@ func TestAnalyzeFixtures(t *testing.T) {
 			var lines []string
 			seen := map[string]bool{} // error and warn finding ids
 			var diags []diag
+			// Imported exchanges without ids get random ones: a login id
+			// (the id of the exchange that started it) is shown as the
+			// line number of that exchange.
+			lineOf := map[string]string{}
+			for i, l := range strings.Split(strings.TrimSpace(out), "\n") {
+				var m struct{ Flow string }
+				json.Unmarshal([]byte(l), &m)
+				lineOf[m.Flow] = "line " + strconv.Itoa(i+1)
+			}
 			for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 				var m map[string]any
 				if err := json.Unmarshal([]byte(l), &m); err != nil {
 					t.Fatalf("not JSON: %q", l)
 				}
 				delete(m, "flow")
+				if login, ok := m["login"].(string); ok {
+					if n, ok := lineOf[login]; ok {
+						m["login"] = n
+					} else {
+						t.Errorf("login %q of %s.har is not the id of an exchange", login, name)
+					}
+				}
 				if fs, ok := m["findings"].([]any); ok {
 					for _, f := range fs {
 						f := f.(map[string]any)

@@ -24,6 +24,7 @@ import (
 	"github.com/oauthproxy/oauthproxy/inspect"
 	"github.com/oauthproxy/oauthproxy/ledger"
 	"github.com/oauthproxy/oauthproxy/livelog"
+	"github.com/oauthproxy/oauthproxy/otlpexport"
 	"github.com/oauthproxy/oauthproxy/proxy"
 	"github.com/oauthproxy/oauthproxy/trustenv"
 )
@@ -42,11 +43,13 @@ Examples:
   oauthproxy --log-format json --only-oauth    # one JSON object per OAuth exchange
   oauthproxy --har session.har                 # also record a redacted HAR
   oauthproxy --upstream-ca ./staging-ca.pem    # trust a private IdP's CA upstream
+  oauthproxy --otlp http://otel-collector:4318 # also send each exchange to an OpenTelemetry collector
   oauthproxy --listen 0.0.0.0:8080 --allow-remote --proxy-auth user:pass   # in a container
 
 Environment:
   OAUTHPROXY_HOME          data directory when --data-dir is not given
   OAUTHPROXY_PROXY_AUTH    USER:PASS when --proxy-auth is not given (keeps it out of ps)
+  OTEL_EXPORTER_OTLP_HEADERS  K=V,K2=V2 headers for --otlp when no --otlp-header is given (keeps them out of ps)
   SSL_CERT_FILE            CA bundle trusted upstream, as for any Go program
   GOGC                     garbage collector target; the proxy uses 200 when unset
   OAUTHPROXY_CPUPROFILE    write a CPU profile of the run to this file (for performance work)`,
@@ -128,6 +131,10 @@ type runFlags struct {
 	headerTimeout time.Duration
 	upTimeout     time.Duration
 	upIdle        time.Duration
+	otlp          string
+	otlpHeaders   listFlag
+	otlpQueue     int
+	otlpTimeout   time.Duration
 }
 
 func runProxy(e *env, args []string) error {
@@ -169,6 +176,10 @@ func (f *runFlags) register(fs *flag.FlagSet, listen string) {
 	fs.DurationVar(&f.headerTimeout, "header-timeout", 30*time.Second, "time a client has to send request headers")
 	fs.DurationVar(&f.upTimeout, "upstream-timeout", 60*time.Second, "time to wait for upstream response headers (and for the rest of a body of at most 16 KiB)")
 	fs.DurationVar(&f.upIdle, "upstream-idle-timeout", 0, "cut a streamed response body that brings no bytes for this long (0: never, as long-polls and event streams need)")
+	fs.StringVar(&f.otlp, "otlp", "", "also send each exchange, redacted, as an OpenTelemetry log record to this OTLP/HTTP collector URL (http://host:4318; /v1/logs is added when there is no path)")
+	fs.Var(&f.otlpHeaders, "otlp-header", "header K=V sent with every --otlp export, e.g. an Authorization for the collector (repeatable)")
+	fs.IntVar(&f.otlpQueue, "otlp-queue", 2048, "records --otlp keeps while the collector is slow or down; beyond that they are dropped and counted")
+	fs.DurationVar(&f.otlpTimeout, "otlp-timeout", 5*time.Second, "longest wait for the --otlp collector: one request, and the last export at shutdown")
 }
 
 // serveHooks let `exec` reuse the proxy of `run`: zero hooks is `run`.
@@ -184,6 +195,10 @@ type serveHooks struct {
 
 // serveProxy runs the proxy configured by f until e.ctx is done.
 func serveProxy(e *env, f runFlags, hooks serveHooks) error {
+	otlpOpts, err := otlpOptions(f)
+	if err != nil {
+		return err
+	}
 	if f.proxyAuth == "" {
 		// From the environment so it does not show in ps (the Docker image uses this).
 		f.proxyAuth = e.getenv("OAUTHPROXY_PROXY_AUTH")
@@ -269,6 +284,17 @@ func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 			return err
 		}
 		chain = append(chain, har)
+	}
+	var otlp *otlpexport.Sink
+	if otlpOpts != nil {
+		otlpOpts.Logf = func(format string, args ...any) { internal.Warn().Msgf(format, args...) }
+		otlp, err = otlpexport.New(*otlpOpts)
+		if err != nil {
+			return exitError{exitUsage, err}
+		}
+		// Closed after the queue, so that every exchange reached it.
+		defer closeOTLP(e, otlp, f.otlpTimeout)
+		chain = append(chain, otlp)
 	}
 	if hooks.sink != nil {
 		chain = append(chain, hooks.sink)
@@ -363,6 +389,49 @@ func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 	return err
 }
 
+// otlpOptions checks the --otlp flags; nil without --otlp.
+func otlpOptions(f runFlags) (*otlpexport.Options, error) {
+	if f.otlp == "" {
+		if len(f.otlpHeaders) > 0 {
+			return nil, usagef("--otlp-header needs --otlp URL")
+		}
+		return nil, nil
+	}
+	if _, err := otlpexport.ParseEndpoint(f.otlp); err != nil {
+		return nil, usagef("--otlp %q: want an http:// or https:// collector URL such as http://127.0.0.1:4318", f.otlp)
+	}
+	if f.otlpQueue < 1 {
+		return nil, usagef("--otlp-queue %d: want at least 1", f.otlpQueue)
+	}
+	if f.otlpTimeout <= 0 {
+		return nil, usagef("--otlp-timeout %s: want a positive duration", f.otlpTimeout)
+	}
+	o := &otlpexport.Options{Endpoint: f.otlp, ServiceVersion: version, QueueSize: f.otlpQueue, RequestTimeout: f.otlpTimeout}
+	for _, h := range f.otlpHeaders {
+		k, v, ok := strings.Cut(h, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, usagef("--otlp-header: want K=V, e.g. 'Authorization=Bearer ...'")
+		}
+		if o.Headers == nil {
+			o.Headers = map[string]string{}
+		}
+		o.Headers[strings.TrimSpace(k)] = v
+	}
+	return o, nil
+}
+
+// closeOTLP sends what the OTLP sink still holds, waiting at most timeout,
+// and says what was exported and lost.
+func closeOTLP(e *env, s *otlpexport.Sink, timeout time.Duration) {
+	err := s.Close(timeout)
+	if st := s.Stats(); st.Handled > 0 || err != nil {
+		fmt.Fprintf(e.stderr, "oauthproxy: otlp: %s\n", st)
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "oauthproxy: %v\n", err)
+	}
+}
+
 func closeHAR(e *env, har *capture.Writer) error {
 	if har == nil {
 		return nil
@@ -386,6 +455,10 @@ func banner(e *env, addr net.Addr, ca *certs.CA, dir string, f runFlags, format 
 	fmt.Fprintf(w, "  CA download and trust help: http://%s/\n", addr)
 	if f.har != "" {
 		fmt.Fprintf(w, "  recording to %s (journal %s.journal)\n", f.har, f.har)
+	}
+	if f.otlp != "" {
+		u, _ := otlpexport.ParseEndpoint(f.otlp)
+		fmt.Fprintf(w, "  exporting to the OpenTelemetry collector %s\n", u.Redacted())
 	}
 	if f.harUnredacted {
 		fmt.Fprintf(w, "\n  !!! --har-unredacted: %s WILL CONTAIN RAW SECRETS (client secrets, codes, tokens, cookies).\n  !!! Do not attach it to a bug report or share it.\n\n", f.har)

@@ -2,7 +2,9 @@ package main
 
 import (
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/oauthproxy/oauthproxy/flow"
 	"github.com/oauthproxy/oauthproxy/inspect"
 	"github.com/oauthproxy/oauthproxy/livelog"
+	"github.com/oauthproxy/oauthproxy/otlpexport"
 )
 
 // BenchmarkSinkChain is what the live proxy does after each exchange of
@@ -23,13 +26,50 @@ func BenchmarkSinkChain(b *testing.B) {
 	u, _ := url.Parse("https://127.0.0.1:8443/token")
 	reqBody := []byte("grant_type=refresh_token&refresh_token=rt." + strings.Repeat("r", 120) + "&client_id=proxybench-client&scope=openid+profile+email+offline_access")
 	respBody := []byte(`{"access_token":"at.` + strings.Repeat("A", 800) + `","expires_in":3600,"grant_type":"refresh_token","refresh_token":"rt.` + strings.Repeat("R", 120) + `","scope":"openid profile email offline_access","token_type":"Bearer"}`)
-	for _, format := range []livelog.Format{livelog.FormatConsole, livelog.FormatJSON} {
-		b.Run(string(format), func(b *testing.B) {
+	// console+otlp-down adds the --otlp sink with its collector refusing
+	// connections: it must cost under 5% more CPU per exchange than
+	// console. console+otlp-up sends to a collector that reads each request
+	// and answers 200 without decoding it. cpu-ns/op is the process's CPU
+	// time (all goroutines, the exporter's included) per exchange.
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
+	defer up.Close()
+	for _, bc := range []struct {
+		name   string
+		format livelog.Format
+		otlp   string // collector: "", "down" or "up"
+	}{
+		{"console", livelog.FormatConsole, ""},
+		{"json", livelog.FormatJSON, ""},
+		{"console+otlp-down", livelog.FormatConsole, "down"},
+		{"console+otlp-up", livelog.FormatConsole, "up"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
 			insp := inspect.New(inspect.Options{})
-			live := livelog.New(livelog.Options{Out: io.Discard, Format: format})
+			live := livelog.New(livelog.Options{Out: io.Discard, Format: bc.format})
 			chain := flow.Chain{insp, live}
+			if bc.otlp != "" {
+				endpoint := up.URL
+				if bc.otlp == "down" {
+					l, err := net.Listen("tcp", "127.0.0.1:0")
+					if err != nil {
+						b.Fatal(err)
+					}
+					endpoint = "http://" + l.Addr().String()
+					l.Close()
+				}
+				s, err := otlpexport.New(otlpexport.Options{Endpoint: endpoint})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer func() {
+					s.Close(time.Second)
+					b.Logf("otlp: %s", s.Stats())
+				}()
+				chain = append(chain, s)
+			}
 			t0 := time.Now()
 			b.ReportAllocs()
+			cpu0 := cpuTime()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				x := &flow.Exchange{
@@ -44,6 +84,10 @@ func BenchmarkSinkChain(b *testing.B) {
 					Timings: flow.Timings{Total: 500 * time.Microsecond},
 				}
 				chain.Handle(x)
+			}
+			b.StopTimer()
+			if cpu := cpuTime() - cpu0; cpu > 0 {
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 			}
 		})
 	}

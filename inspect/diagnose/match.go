@@ -289,7 +289,9 @@ func (r *compiledRule) match(f *facts, x *flow.Exchange) (int, []string, bool) {
 	if r.findings != nil {
 		var hit *flow.Finding
 		for i := range f.findings {
-			if r.findings[f.findings[i].ID] {
+			// An info finding (a guessed link says "likely") is no
+			// evidence a diagnosis can rest on.
+			if f.findings[i].Severity != flow.SeverityInfo && r.findings[f.findings[i].ID] {
 				hit = &f.findings[i]
 				break
 			}
