@@ -111,10 +111,33 @@ var chromiumQuiet = []string{
 	// One list: Chromium reads only the last --disable-features.
 	"--disable-features=" + strings.Join([]string{
 		"NetworkTimeServiceQuerying", // clients2.google.com/time
+		"PasswordLeakDetection",      // passwordsleakcheck-pa.googleapis.com on a login form
 		"OptimizationHints", "OptimizationHintsFetching", "OptimizationGuideModelDownloading", "OptimizationTargetPrediction",
 		"MediaRouter", "DialMediaRouteProvider", "Translate", "AutofillServerCommunication",
 		"CertificateTransparencyComponentUpdater", "InterestFeedContentSuggestions", "ChromeWhatsNewUI",
 	}, ","),
+}
+
+// ChromiumPreferences returns the Default/Preferences of a fresh Chromium
+// profile: the settings that have no command line switch. The password
+// manager and its leak check (which posts a hash of every submitted login
+// form to Google), safe browsing lookups, translation and Chrome sign-in
+// are off.
+func ChromiumPreferences() []byte {
+	prefs := map[string]any{
+		"credentials_enable_service": false,
+		"profile": map[string]any{
+			"password_manager_enabled":        false,
+			"password_manager_leak_detection": false,
+		},
+		"safebrowsing":          map[string]any{"enabled": false},
+		"signin":                map[string]any{"allowed": false},
+		"translate":             map[string]any{"enabled": false},
+		"search":                map[string]any{"suggest_enabled": false},
+		"alternate_error_pages": map[string]any{"enabled": false},
+	}
+	b, _ := json.MarshalIndent(prefs, "", "  ")
+	return append(b, '\n')
 }
 
 // ChromiumArgs returns the command line for a Chromium-family browser

@@ -124,6 +124,10 @@ func TestChromiumArgs(t *testing.T) {
 	}
 }
 
+func TestChromiumPreferences(t *testing.T) {
+	golden(t, "chromium-preferences.json", string(ChromiumPreferences()))
+}
+
 func TestPAC(t *testing.T) {
 	got := PAC("127.0.0.1:8080", []string{"*.Example.com", "login.test"})
 	golden(t, "hosts.pac", got)

@@ -60,6 +60,10 @@ func Launch(b Browser, cfg Config, o Options) (*Session, error) {
 		}
 		s.Args = FirefoxArgs(cfg, profile)
 	default:
+		if err := setupChromium(profile); err != nil {
+			removeProfile(profile)
+			return nil, err
+		}
 		s.Args = ChromiumArgs(cfg, profile)
 	}
 	s.cmd = exec.Command(b.Path, s.Args...)
@@ -77,6 +81,18 @@ func Launch(b Browser, cfg Config, o Options) (*Session, error) {
 		close(s.done)
 	}()
 	return s, nil
+}
+
+// setupChromium writes the profile's preferences.
+func setupChromium(profile string) error {
+	dir := filepath.Join(profile, "Default")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return fmt.Errorf("browser: create profile: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Preferences"), ChromiumPreferences(), 0o600); err != nil {
+		return fmt.Errorf("browser: write preferences: %w", err)
+	}
+	return nil
 }
 
 // setupFirefox writes user.js and a certificate database trusting the CA.

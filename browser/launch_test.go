@@ -55,7 +55,7 @@ func TestLaunch(t *testing.T) {
 		wantErr string
 		wantOut []string
 	}{
-		{name: "browser exits by itself", mode: "exit", wantOut: []string{"fake browser profile exists", "--proxy-bypass-list=<-loopback>"}},
+		{name: "browser exits by itself", mode: "exit", wantOut: []string{"fake browser profile exists", "--proxy-bypass-list=<-loopback>", `"password_manager_leak_detection": false`}},
 		{name: "browser fails: its last output is in the error", mode: "fail", wantErr: "browser: fake exited: exit status 3; its last output:\n  fake browser args:"},
 		{name: "Ctrl-C: the browser is terminated", mode: "serve", cancel: true, wantOut: []string{"fake browser: terminated"}},
 		{name: "a browser that ignores SIGTERM is killed", mode: "stubborn", cancel: true},

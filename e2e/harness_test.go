@@ -290,6 +290,14 @@ func (s userStore) ExampleClientID() string { return "service" }
 
 func newIDP(t *testing.T, ca *testCA) *idp {
 	t.Helper()
+	return newIDPWithRedirect(t, ca, "")
+}
+
+// newIDPWithRedirect is newIDP whose client has redirectURI as its redirect
+// URI instead of the TLS app's ("" keeps that one); the web client is in
+// zitadel's dev mode, so http://localhost:PORT/... is allowed.
+func newIDPWithRedirect(t *testing.T, ca *testCA, redirectURI string) *idp {
+	t.Helper()
 	// The app: serves the redirect URI so the callback goes through the proxy.
 	app := newTLSServer(t, ca, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -308,6 +316,9 @@ func newIDP(t *testing.T, ca *testCA) *idp {
 		ServiceID:     "sid1",
 		ServiceSecret: "verysecret",
 		CA:            ca,
+	}
+	if redirectURI != "" {
+		p.RedirectURI = redirectURI
 	}
 	_ = srv
 	users := userStore{user: &storage.User{
@@ -396,6 +407,8 @@ type proxyOpts struct {
 	EgressAddr    string
 	TokenEndpoint string
 	OnlyOAuth     bool
+	// UpstreamProxy is the --upstream-proxy URL.
+	UpstreamProxy string
 }
 
 // logEntry is one JSON line of the proxy's exchange log (the CLI contract).
@@ -523,6 +536,9 @@ func startProxy(t *testing.T, ca *testCA, o proxyOpts) *proxyProc {
 	}
 	if o.OnlyOAuth {
 		args = append(args, "--only-oauth")
+	}
+	if o.UpstreamProxy != "" {
+		args = append(args, "--upstream-proxy", o.UpstreamProxy)
 	}
 	p := &proxyProc{
 		Addr: addr, URL: &url.URL{Scheme: "http", Host: addr},

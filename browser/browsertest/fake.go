@@ -48,6 +48,9 @@ func RunIfFake() {
 	if st, err := os.Stat(profile); err == nil && st.IsDir() {
 		fmt.Printf("fake browser profile exists: %s\n", profile)
 	}
+	if b, err := os.ReadFile(filepath.Join(profile, "Default", "Preferences")); err == nil {
+		fmt.Printf("fake browser preferences: %s\n", b)
+	}
 	switch mode {
 	case "exit":
 		os.Exit(0)
