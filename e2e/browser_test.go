@@ -134,6 +134,7 @@ func TestBrowserLogin(t *testing.T) {
 				}
 			}
 			trace := loginTrace(t, tok)
+			t.Logf("login trace: %s", trace)
 			if sc.wantFinding == "" {
 				for _, e := range got {
 					for _, f := range e.Findings {
@@ -235,12 +236,13 @@ type browserProc struct {
 	stopped  bool
 }
 
-// startBrowser runs `oauthproxy browser --headless --debug-port 0` through
-// px and waits for the DevTools URL it prints.
-func startBrowser(t *testing.T, px *proxyProc, chromium string) *browserProc {
+// startBrowser runs `oauthproxy browser --headless --debug-port 0 [flags]`
+// through px and waits for the DevTools URL it prints.
+func startBrowser(t *testing.T, px *proxyProc, chromium string, flags ...string) *browserProc {
 	t.Helper()
 	b := &browserProc{done: make(chan struct{})}
-	b.cmd = exec.Command(binPath, "browser", "--proxy", px.Addr, "--browser", chromium, "--headless", "--debug-port", "0", "--verbose", "about:blank")
+	args := append([]string{"browser", "--proxy", px.Addr, "--browser", chromium, "--headless", "--debug-port", "0", "--verbose"}, flags...)
+	b.cmd = exec.Command(binPath, append(args, "about:blank")...)
 	b.cmd.Env = append(withoutProxyEnv(os.Environ()), "NO_COLOR=1")
 	stdout, err := b.cmd.StdoutPipe()
 	if err != nil {
@@ -516,4 +518,41 @@ func (g *loopbackGuard) refusedRequests() []string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return append([]string(nil), g.refused...)
+}
+
+// TestBrowserHostsPAC: with --hosts, a real Chromium sends matching hosts
+// to the proxy through the generated PAC. The host is a name under .test
+// that nothing resolves: the proxy hands it to the loopback guard, which
+// refuses it without a DNS lookup.
+func TestBrowserHostsPAC(t *testing.T) {
+	needSubcommand(t, "browser")
+	chromium := findChromium(t)
+	guard := newLoopbackGuard(t)
+	px := startProxy(t, newTestCA(t), proxyOpts{UpstreamProxy: guard.URL})
+	br := startBrowser(t, px, chromium, "--hosts", "*.test")
+	allocCtx, cancelAlloc := remote.NewAllocator(context.Background(), br.devtools)
+	defer cancelAlloc()
+	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
+	defer cancelTab()
+	ctx, cancel := context.WithTimeout(tabCtx, waitTimeout)
+	defer cancel()
+	// The page is the guard's 403 (relayed by the proxy): it loads.
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://app.test/pac-check")); err != nil && !errors.Is(err, chromedp.ErrPageLoad) {
+		t.Fatalf("navigate: %v", err)
+	}
+	e := px.waitFor(t, "the request for app.test", func(e logEntry) bool { return e.URL == "http://app.test/pac-check" })
+	if e.Method != "GET" {
+		t.Errorf("proxy log: %s %s, want GET", e.Method, e.URL)
+	}
+	refused := guard.refusedRequests()
+	if len(refused) == 0 {
+		t.Errorf("the guard saw no request for app.test")
+	}
+	for _, r := range refused {
+		if r != "GET app.test" {
+			t.Errorf("guard refused %v, want requests for app.test only", refused)
+			break
+		}
+	}
+	br.stop(t)
 }
