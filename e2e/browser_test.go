@@ -311,16 +311,7 @@ func (b *browserProc) stop(t *testing.T) {
 	}
 	b.stopped = true
 	b.mu.Unlock()
-	if err := b.cmd.Process.Signal(syscall.SIGINT); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		t.Errorf("signal oauthproxy browser: %v", err)
-	}
-	select {
-	case <-b.done:
-	case <-time.After(waitTimeout):
-		b.cmd.Process.Kill()
-		<-b.done
-		t.Errorf("oauthproxy browser did not exit within %s of Ctrl-C", waitTimeout)
-	}
+	signalAndWait(t, b.cmd, b.done, syscall.SIGINT, "oauthproxy browser")
 	if b.exitErr != nil {
 		t.Errorf("oauthproxy browser exited with %v after Ctrl-C, want status 0\n%s", b.exitErr, b.output())
 	}

@@ -650,15 +650,8 @@ func (p *proxyProc) Stop(t *testing.T) {
 	}
 	p.stopped = true
 	p.mu.Unlock()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		t.Errorf("signal oauthproxy: %v", err)
-	}
-	select {
-	case <-p.done:
-	case <-time.After(waitTimeout):
-		p.cmd.Process.Kill()
-		<-p.done
-		t.Errorf("oauthproxy did not exit within %s of SIGTERM\nstderr:\n%s", waitTimeout, p.Stderr())
+	if !signalAndWait(t, p.cmd, p.done, syscall.SIGTERM, "oauthproxy") {
+		t.Errorf("stderr:\n%s", p.Stderr())
 		return
 	}
 	if p.exitErr != nil {
@@ -666,6 +659,25 @@ func (p *proxyProc) Stop(t *testing.T) {
 	}
 	if s := p.Stderr(); strings.Contains(s, "WARNING: DATA RACE") || strings.Contains(s, "panic:") {
 		t.Errorf("oauthproxy stderr shows a data race or panic:\n%s", s)
+	}
+}
+
+// signalAndWait sends sig to cmd's process and waits for done (closed when
+// the process was reaped); after waitTimeout it kills the process, reports
+// it as an error naming what, and returns false.
+func signalAndWait(t *testing.T, cmd *exec.Cmd, done <-chan struct{}, sig os.Signal, what string) bool {
+	t.Helper()
+	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Errorf("signal %s: %v", what, err)
+	}
+	select {
+	case <-done:
+		return true
+	case <-time.After(waitTimeout):
+		cmd.Process.Kill()
+		<-done
+		t.Errorf("%s did not exit within %s of %v", what, waitTimeout, sig)
+		return false
 	}
 }
 

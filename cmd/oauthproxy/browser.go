@@ -149,6 +149,9 @@ func runBrowser(e *env, args []string) error {
 		dcancel()
 		if err != nil {
 			s.Wait(cancelled(), time.Second)
+			if e.ctx.Err() != nil {
+				return nil // Ctrl-C while the browser started
+			}
 			return err
 		}
 		fmt.Fprintf(e.stdout, "devtools: %s\n", ws)
