@@ -17,7 +17,7 @@ func init() {
 	register(&command{
 		name:    "browser",
 		summary: "open a browser that goes through the proxy (the login's browser leg)",
-		usage:   "[--proxy ADDR] [--browser NAME|PATH] [--headless] [--hosts GLOB]... [URL] [-- BROWSER-ARGS...]",
+		usage:   "[--proxy ADDR] [--browser NAME|PATH] [--headless] [--debug-port N] [--hosts GLOB]... [URL] [-- BROWSER-ARGS...]",
 		help: `Launch an installed Chromium, Chrome, Edge or Firefox set up for the running
 proxy, so that the browser leg of a login (authorize, login pages, the
 callback, even on http://localhost) passes through it and redirect_uri, PKCE
@@ -26,7 +26,8 @@ when it exits, also on Ctrl-C), the proxy as its proxy with loopback included,
 and the proxy's CA trusted for that profile only (Chromium: SPKI pin;
 Firefox: the profile's certificate database, written with NSS certutil).
 Nothing in the system certificate store or your own profiles changes. The
-browser's background traffic (updates, sync, safe browsing, metrics) is off.
+browser's own traffic (updates, sync, Google sign-in, safe browsing, password
+leak checks, metrics) is off, so the log shows your login and nothing else.
 
 The proxy must be running: its CA is read from it (GET http://ADDR/ca.pem).
 
@@ -34,7 +35,7 @@ Examples:
   oauthproxy &                                   # the proxy, 127.0.0.1:8080
   oauthproxy browser http://localhost:3000/login
   oauthproxy browser --browser firefox https://app.example.com/
-  oauthproxy browser --hosts '*.example.com' --hosts localhost https://app.example.com/
+  oauthproxy browser --hosts '*.example.com' --hosts '*.okta.com' https://app.example.com/
   oauthproxy browser --headless --debug-port 0 about:blank   # prints the DevTools URL for a script
   oauthproxy browser https://app.example.com/ -- --window-size=800,600   # extra browser flags
 
