@@ -67,6 +67,10 @@ func Launch(b Browser, cfg Config, o Options) (*Session, error) {
 		s.Args = ChromiumArgs(cfg, profile)
 	}
 	s.cmd = exec.Command(b.Path, s.Args...)
+	if b.Kind == Firefox {
+		// Lets the profile's services.settings.server take effect.
+		s.cmd.Env = append(os.Environ(), "MOZ_REMOTE_SETTINGS_DEVTOOLS=1")
+	}
 	var out io.Writer = s.tail
 	if o.Output != nil {
 		out = io.MultiWriter(s.tail, o.Output)

@@ -186,6 +186,9 @@ func TestFirefoxProfile(t *testing.T) {
 	if err != nil || !strings.Contains(string(userJS), `"network.proxy.allow_hijacking_localhost", true`) {
 		t.Errorf("user.js: %v\n%s", err, userJS)
 	}
+	if !strings.Contains(out.String(), "fake browser env MOZ_REMOTE_SETTINGS_DEVTOOLS=1") {
+		t.Errorf("Firefox started without MOZ_REMOTE_SETTINGS_DEVTOOLS=1 (services.settings.server is then ignored):\n%s", out.String())
+	}
 	if !strings.Contains(out.String(), `"-profile" "`+s.Profile+`"`) {
 		t.Errorf("Firefox not started with -profile %s:\n%s", s.Profile, out.String())
 	}

@@ -58,7 +58,7 @@ func TestBrowserLogin(t *testing.T) {
 	app.configure(op, px)
 	app.discover(t) // as an OIDC app does at start: the proxy learns the token endpoint
 
-	br := startBrowser(t, px, chromium)
+	br := startBrowser(t, px, chromium, "--debug-port", "0", "about:blank")
 	allocCtx, cancelAlloc := remote.NewAllocator(context.Background(), br.devtools)
 	defer cancelAlloc()
 
@@ -236,13 +236,13 @@ type browserProc struct {
 	stopped  bool
 }
 
-// startBrowser runs `oauthproxy browser --headless --debug-port 0 [flags]`
-// through px and waits for the DevTools URL it prints.
-func startBrowser(t *testing.T, px *proxyProc, chromium string, flags ...string) *browserProc {
+// startBrowser runs `oauthproxy browser --headless --browser PATH [args]`
+// through px and waits until it says the browser runs (after the DevTools
+// URL, with --debug-port).
+func startBrowser(t *testing.T, px *proxyProc, browserPath string, args ...string) *browserProc {
 	t.Helper()
 	b := &browserProc{done: make(chan struct{})}
-	args := append([]string{"browser", "--proxy", px.Addr, "--browser", chromium, "--headless", "--debug-port", "0", "--verbose"}, flags...)
-	b.cmd = exec.Command(binPath, append(args, "about:blank")...)
+	b.cmd = exec.Command(binPath, append([]string{"browser", "--proxy", px.Addr, "--browser", browserPath, "--headless", "--verbose"}, args...)...)
 	b.cmd.Env = append(withoutProxyEnv(os.Environ()), "NO_COLOR=1")
 	stdout, err := b.cmd.StdoutPipe()
 	if err != nil {
@@ -263,8 +263,10 @@ func startBrowser(t *testing.T, px *proxyProc, chromium string, flags ...string)
 				b.profile, _, _ = strings.Cut(rest, " ")
 				b.mu.Unlock()
 			}
-			if rest, ok := strings.CutPrefix(line, "devtools: "); ok && b.devtools == "" {
+			if rest, ok := strings.CutPrefix(line, "devtools: "); ok {
 				b.devtools = rest
+			}
+			if strings.HasPrefix(line, "close the browser or press Ctrl-C") {
 				close(ready)
 			}
 		}
@@ -276,9 +278,9 @@ func startBrowser(t *testing.T, px *proxyProc, chromium string, flags ...string)
 	select {
 	case <-ready:
 	case <-b.done:
-		t.Fatalf("oauthproxy browser exited before printing its DevTools URL: %v\n%s", b.exitErr, b.output())
+		t.Fatalf("oauthproxy browser exited before the browser ran: %v\n%s", b.exitErr, b.output())
 	case <-time.After(waitTimeout):
-		t.Fatalf("oauthproxy browser printed no DevTools URL within %s\n%s", waitTimeout, b.output())
+		t.Fatalf("oauthproxy browser did not start the browser within %s\n%s", waitTimeout, b.output())
 	}
 	return b
 }
@@ -520,7 +522,7 @@ func TestBrowserHostsPAC(t *testing.T) {
 	chromium := findChromium(t)
 	guard := newLoopbackGuard(t)
 	px := startProxy(t, newTestCA(t), proxyOpts{UpstreamProxy: guard.URL})
-	br := startBrowser(t, px, chromium, "--hosts", "*.test")
+	br := startBrowser(t, px, chromium, "--debug-port", "0", "--hosts", "*.test", "about:blank")
 	allocCtx, cancelAlloc := remote.NewAllocator(context.Background(), br.devtools)
 	defer cancelAlloc()
 	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
@@ -546,4 +548,41 @@ func TestBrowserHostsPAC(t *testing.T) {
 		}
 	}
 	br.stop(t)
+}
+
+// TestBrowserFirefox: `oauthproxy browser --browser firefox --headless`
+// opens a page on http://localhost that redirects to the OP over HTTPS:
+// both go through the proxy (localhost included), the proxy's CA is trusted
+// in the profile (certutil), and Firefox sends nothing of its own. Firefox
+// is not installed by .ci/run; the test skips without it.
+func TestBrowserFirefox(t *testing.T) {
+	needSubcommand(t, "browser")
+	firefox := ""
+	for _, c := range []string{"firefox", "firefox-esr"} {
+		if p, err := exec.LookPath(c); err == nil {
+			firefox = p
+			break
+		}
+	}
+	if firefox == "" {
+		t.Skip("Firefox not installed")
+	}
+	if _, err := exec.LookPath("certutil"); err != nil {
+		t.Skip("certutil (libnss3-tools) not installed")
+	}
+	guard := newLoopbackGuard(t)
+	ca := newTestCA(t)
+	op := newIDP(t, ca)
+	px := startProxy(t, ca, proxyOpts{UpstreamProxy: guard.URL})
+	discovery := op.Issuer + "/.well-known/openid-configuration"
+	start := httptest.NewServer(http.RedirectHandler(discovery, http.StatusFound))
+	defer start.Close()
+	startURL := "http://localhost:" + strconv.Itoa(start.Listener.Addr().(*net.TCPAddr).Port) + "/start"
+	br := startBrowser(t, px, firefox, startURL)
+	px.waitFor(t, "the localhost page", func(e logEntry) bool { return e.URL == startURL && e.Status == http.StatusFound })
+	px.waitFor(t, "the OP's discovery document over HTTPS", func(e logEntry) bool { return e.URL == discovery && e.Status == http.StatusOK })
+	br.stop(t)
+	if refused := guard.refusedRequests(); len(refused) > 0 {
+		t.Errorf("Firefox sent background requests (refused by the loopback guard; switch them off in browser/args.go FirefoxPrefs): %v", refused)
+	}
 }

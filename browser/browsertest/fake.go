@@ -48,6 +48,9 @@ func RunIfFake() {
 	if st, err := os.Stat(profile); err == nil && st.IsDir() {
 		fmt.Printf("fake browser profile exists: %s\n", profile)
 	}
+	if v := os.Getenv("MOZ_REMOTE_SETTINGS_DEVTOOLS"); v != "" {
+		fmt.Printf("fake browser env MOZ_REMOTE_SETTINGS_DEVTOOLS=%s\n", v)
+	}
 	if b, err := os.ReadFile(filepath.Join(profile, "Default", "Preferences")); err == nil {
 		fmt.Printf("fake browser preferences: %s\n", b)
 	}

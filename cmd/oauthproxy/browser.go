@@ -41,7 +41,8 @@ Examples:
 
 --hosts sends only matching hosts through the proxy (a generated PAC) and the
 rest directly. Chromium never sends localhost or 127.0.0.0/8 through a PAC
-proxy, so a localhost callback is not seen with --hosts; omit it for that.`,
+proxy, so a localhost callback is not seen with --hosts (Firefox does send
+it); omit --hosts for that.`,
 		run: runBrowser,
 	})
 }
