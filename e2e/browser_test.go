@@ -47,6 +47,7 @@ type browserScenario struct {
 }
 
 func TestBrowserLogin(t *testing.T) {
+	t.Parallel()
 	needSubcommand(t, "browser")
 	chromium := findChromium(t)
 
@@ -518,6 +519,7 @@ func (g *loopbackGuard) refusedRequests() []string {
 // that nothing resolves: the proxy hands it to the loopback guard, which
 // refuses it without a DNS lookup.
 func TestBrowserHostsPAC(t *testing.T) {
+	t.Parallel()
 	needSubcommand(t, "browser")
 	chromium := findChromium(t)
 	guard := newLoopbackGuard(t)
@@ -556,6 +558,7 @@ func TestBrowserHostsPAC(t *testing.T) {
 // in the profile (certutil), and Firefox sends nothing of its own. Firefox
 // is not installed by .ci/run; the test skips without it.
 func TestBrowserFirefox(t *testing.T) {
+	t.Parallel()
 	needSubcommand(t, "browser")
 	firefox := ""
 	for _, c := range []string{"firefox", "firefox-esr"} {
