@@ -293,6 +293,14 @@ func (s userStore) ExampleClientID() string { return "service" }
 
 func newIDP(t *testing.T, ca *testCA) *idp {
 	t.Helper()
+	return newIDPWithRedirect(t, ca, "")
+}
+
+// newIDPWithRedirect is newIDP whose client has redirectURI as its redirect
+// URI instead of the TLS app's ("" keeps that one); the web client is in
+// zitadel's dev mode, so http://localhost:PORT/... is allowed.
+func newIDPWithRedirect(t *testing.T, ca *testCA, redirectURI string) *idp {
+	t.Helper()
 	// The app: serves the redirect URI so the callback goes through the proxy.
 	app := newTLSServer(t, ca, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -311,6 +319,9 @@ func newIDP(t *testing.T, ca *testCA) *idp {
 		ServiceID:     "sid1",
 		ServiceSecret: "verysecret",
 		CA:            ca,
+	}
+	if redirectURI != "" {
+		p.RedirectURI = redirectURI
 	}
 	_ = srv
 	users := userStore{user: &storage.User{
@@ -405,6 +416,8 @@ type proxyOpts struct {
 	EgressAddr    string
 	TokenEndpoint string
 	OnlyOAuth     bool
+	// UpstreamProxy is the --upstream-proxy URL.
+	UpstreamProxy string
 }
 
 // logEntry is one JSON line of the proxy's exchange log (the CLI contract).
@@ -536,6 +549,9 @@ func startProxy(t *testing.T, ca *testCA, o proxyOpts) *proxyProc {
 	if o.OnlyOAuth {
 		args = append(args, "--only-oauth")
 	}
+	if o.UpstreamProxy != "" {
+		args = append(args, "--upstream-proxy", o.UpstreamProxy)
+	}
 	p := &proxyProc{
 		Addr: addr, URL: &url.URL{Scheme: "http", Host: addr},
 		DataDir: o.DataDir, CAPEM: pem, CAFile: caFile, Opts: o,
@@ -646,15 +662,8 @@ func (p *proxyProc) Stop(t *testing.T) {
 	}
 	p.stopped = true
 	p.mu.Unlock()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		t.Errorf("signal oauthproxy: %v", err)
-	}
-	select {
-	case <-p.done:
-	case <-time.After(waitTimeout):
-		p.cmd.Process.Kill()
-		<-p.done
-		t.Errorf("oauthproxy did not exit within %s of SIGTERM\nstderr:\n%s", waitTimeout, p.Stderr())
+	if !signalAndWait(t, p.cmd, p.done, syscall.SIGTERM, "oauthproxy") {
+		t.Errorf("stderr:\n%s", p.Stderr())
 		return
 	}
 	if p.exitErr != nil {
@@ -662,6 +671,25 @@ func (p *proxyProc) Stop(t *testing.T) {
 	}
 	if s := p.Stderr(); strings.Contains(s, "WARNING: DATA RACE") || strings.Contains(s, "panic:") {
 		t.Errorf("oauthproxy stderr shows a data race or panic:\n%s", s)
+	}
+}
+
+// signalAndWait sends sig to cmd's process and waits for done (closed when
+// the process was reaped); after waitTimeout it kills the process, reports
+// it as an error naming what, and returns false.
+func signalAndWait(t *testing.T, cmd *exec.Cmd, done <-chan struct{}, sig os.Signal, what string) bool {
+	t.Helper()
+	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Errorf("signal %s: %v", what, err)
+	}
+	select {
+	case <-done:
+		return true
+	case <-time.After(waitTimeout):
+		cmd.Process.Kill()
+		<-done
+		t.Errorf("%s did not exit within %s of %v", what, waitTimeout, sig)
+		return false
 	}
 }
 
