@@ -521,3 +521,57 @@ func TestProxyURLFor(t *testing.T) {
 		}
 	}
 }
+
+// TestExecNodePlainHTTP: on Node without built-in proxy support the preload
+// also sends plain-HTTP http.request through the proxy (absolute form), and
+// leaves alone a request a library already addressed to the proxy itself.
+func TestExecNodePlainHTTP(t *testing.T) {
+	if why := needCommand("node")(); why != "" {
+		t.Skip(why)
+	}
+	if _, err := net.LookupHost(idpHost); err != nil {
+		t.Skipf("%s does not resolve: %v", idpHost, err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "plain %s", r.URL.Path)
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	base := "http://" + idpHost + ":" + port
+	script := `
+const http = require('http');
+const get = (opts) => new Promise((resolve, reject) => {
+  http.get(opts, (res) => { let b = ''; res.on('data', (d) => { b += d; }); res.on('end', () => resolve(res.statusCode + ' ' + b)); }).on('error', reject);
+});
+(async () => {
+  console.log('direct-form', await get(process.argv[1] + '/direct'));
+  const p = new URL(process.env.HTTP_PROXY);
+  console.log('proxy-form', await get({ host: p.hostname, port: p.port, path: process.argv[1] + '/already', headers: { host: new URL(process.argv[1]).host } }));
+})().catch((e) => { console.error(e); process.exit(1); });
+`
+	res := runExecCLI(t, childEnv(t), "--data-dir", t.TempDir(), "--", "node", "-e", script, base)
+	if res.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+	}
+	for _, want := range []string{"direct-form 200 plain /direct", "proxy-form 200 plain /already"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, res.stdout)
+		}
+	}
+	for _, u := range []string{base + "/direct", base + "/already"} {
+		n := 0
+		for _, r := range res.log {
+			if r["url"] == u {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s logged %d times, want once: %s", u, n, res.rawLog)
+		}
+	}
+}

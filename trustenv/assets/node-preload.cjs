@@ -130,7 +130,11 @@
       }
       const host = (o.hostname || o.host || 'localhost').replace(/:\d+$/, '');
       const port = Number(o.port) || 80;
-      if ((o.protocol && o.protocol !== 'http:') || o.agent !== undefined || o.socketPath || o.createConnection || bypass(host, port)) {
+      // Left alone: other protocols, explicit agents or sockets, NO_PROXY
+      // hosts, and requests already addressed to a proxy (absolute path,
+      // or the proxy itself as host: a library that reads HTTP_PROXY).
+      const toProxy = /^[a-z][a-z0-9+.-]*:\/\//i.test(o.path || '') || (host === httpProxy.host && port === httpProxy.port);
+      if ((o.protocol && o.protocol !== 'http:') || o.agent !== undefined || o.socketPath || o.createConnection || toProxy || bypass(host, port)) {
         return fn.apply(this, args);
       }
       const hostPort = (net.isIPv6(host) ? '[' + host + ']' : host) + (port === 80 ? '' : ':' + port);
