@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 
@@ -20,6 +21,8 @@ const (
 	NodePreloadFileName = "node-preload.cjs"
 	// JavaTrustStoreFileName is the PKCS#12 trust store written by Prepare.
 	JavaTrustStoreFileName = "java-truststore.p12"
+	// PHPIniDirName is the directory of the PHP ini file written by Prepare.
+	PHPIniDirName = "php"
 	// JavaTrustStorePassword opens the trust store. It is not a secret: a
 	// trust store holds only public certificates, and Java requires a
 	// password to check its integrity.
@@ -91,6 +94,20 @@ func writeJavaTrustStore(dir, bundle string) (string, error) {
 		return "", fmt.Errorf("trustenv: java trust store: %w", err)
 	}
 	return p, nil
+}
+
+// writePHPIni writes dir/php/oauthproxy.ini, which PHP reads through
+// PHP_INI_SCAN_DIR: curl.cainfo for the curl extension (libcurl has its
+// own compiled-in CA file and ignores SSL_CERT_FILE and CURL_CA_BUNDLE) and
+// openssl.cafile for https:// streams.
+func writePHPIni(dir, bundle string) (string, error) {
+	phpDir := filepath.Join(dir, PHPIniDirName)
+	q := strings.ReplaceAll(bundle, `"`, "")
+	ini := fmt.Sprintf("; written by oauthproxy: trust its CA (the system roots + the CA) in PHP\ncurl.cainfo = \"%s\"\nopenssl.cafile = \"%s\"\n", q, q)
+	if err := writeAtomic(filepath.Join(phpDir, "oauthproxy.ini"), []byte(ini), 0o644); err != nil {
+		return "", fmt.Errorf("trustenv: php ini: %w", err)
+	}
+	return phpDir, nil
 }
 
 // writeAtomic writes data to path through a temporary file and a rename, so

@@ -87,6 +87,7 @@ func (s Setup) DockerArgs(rt Runtime) []string {
 	in := s
 	in.ProxyURL = dockerProxyURL(s.ProxyURL)
 	mounts := map[string]string{}
+	in.PHPIniDir = ""
 	for _, f := range []*string{&in.CAFile, &in.Bundle, &in.NodePreload, &in.JavaTrustStore} {
 		if *f == "" {
 			continue
@@ -97,6 +98,9 @@ func (s Setup) DockerArgs(rt Runtime) []string {
 	}
 	args := []string{"--add-host", DockerHost + ":host-gateway"}
 	for _, v := range in.Vars(rt) {
+		if v.Name == "PHP_INI_SCAN_DIR" {
+			continue // its ini file names host paths; PHP in a container reads SSL_CERT_FILE only through OpenSSL
+		}
 		// Merge variables: a container starts from the image's
 		// environment, which the host cannot see; ours alone.
 		args = append(args, "-e", v.Name+"="+v.Value)

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 
@@ -88,6 +89,9 @@ type Setup struct {
 	// CA; JavaTrustStorePassword opens it (it guards integrity only: a
 	// trust store holds no secret).
 	JavaTrustStore, JavaTrustStorePassword string
+	// PHPIniDir holds an ini file that points PHP's curl extension and
+	// OpenSSL streams at Bundle (libcurl ignores SSL_CERT_FILE).
+	PHPIniDir string
 }
 
 // Prepare writes the trust bundle, the Node preload and the Java trust store
@@ -118,6 +122,10 @@ func Prepare(dir string, ca *certs.CA, proxyURL string) (Setup, error) {
 	if err != nil {
 		return Setup{}, err
 	}
+	phpDir, err := writePHPIni(dir, bundle)
+	if err != nil {
+		return Setup{}, err
+	}
 	return Setup{
 		ProxyURL:               proxyURL,
 		CAFile:                 caFile,
@@ -125,6 +133,7 @@ func Prepare(dir string, ca *certs.CA, proxyURL string) (Setup, error) {
 		NodePreload:            preload,
 		JavaTrustStore:         store,
 		JavaTrustStorePassword: JavaTrustStorePassword,
+		PHPIniDir:              phpDir,
 	}, nil
 }
 
@@ -136,6 +145,9 @@ type Var struct {
 	// to what the process already has (NODE_OPTIONS, JAVA_TOOL_OPTIONS)
 	// instead of replacing them.
 	Merge bool
+	// Sep joins a Merge variable's value and the old one: " " when empty;
+	// ":" for a path list (PHP_INI_SCAN_DIR).
+	Sep string
 }
 
 // proxyVarNames are set for every runtime: upper and lower case, as tools
@@ -186,6 +198,11 @@ func (s Setup) Vars(rt Runtime) []Var {
 	}
 	if rt == All || rt == Java {
 		vs = append(vs, Var{Name: "JAVA_TOOL_OPTIONS", Value: s.javaOptions(), Merge: true})
+	}
+	if (rt == All || rt == PHP) && s.PHPIniDir != "" {
+		// The leading ":" keeps PHP's own scan directory (an empty entry
+		// stands for it) before ours.
+		vs = append(vs, Var{Name: "PHP_INI_SCAN_DIR", Value: string(os.PathListSeparator) + s.PHPIniDir, Merge: true, Sep: string(os.PathListSeparator)})
 	}
 	return vs
 }
@@ -285,6 +302,9 @@ func value(v Var, old string) string {
 	}
 	if strings.Contains(old, v.Value) {
 		return old
+	}
+	if v.Sep != "" && v.Sep != " " {
+		return v.Value + v.Sep + old
 	}
 	// Drop the -Dname=... of old that ours set: for Java the last one
 	// wins, so a stale proxy port from an earlier `env` would override.

@@ -47,7 +47,8 @@ func TestVars(t *testing.T) {
 		{Python, []string{"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "AWS_CA_BUNDLE"}},
 		{Node, []string{"AWS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "NODE_USE_ENV_PROXY", "NODE_OPTIONS"}},
 		{Java, []string{"JAVA_TOOL_OPTIONS"}},
-		{All, []string{"SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO", "AWS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "NODE_USE_ENV_PROXY", "NODE_OPTIONS", "JAVA_TOOL_OPTIONS"}},
+		{PHP, []string{"SSL_CERT_FILE", "CURL_CA_BUNDLE", "PHP_INI_SCAN_DIR"}},
+		{All, []string{"SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO", "AWS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "NODE_USE_ENV_PROXY", "NODE_OPTIONS", "JAVA_TOOL_OPTIONS", "PHP_INI_SCAN_DIR"}},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.rt), func(t *testing.T) {
@@ -60,6 +61,14 @@ func TestVars(t *testing.T) {
 	}
 	for _, v := range s.Vars(All) {
 		switch {
+		case v.Name == "PHP_INI_SCAN_DIR":
+			if v.Value != ":"+s.PHPIniDir || !v.Merge || v.Sep != ":" {
+				t.Errorf("PHP_INI_SCAN_DIR = %q (merge %v, sep %q), want :%s merged with :", v.Value, v.Merge, v.Sep, s.PHPIniDir)
+			}
+			ini, err := os.ReadFile(filepath.Join(s.PHPIniDir, "oauthproxy.ini"))
+			if err != nil || !strings.Contains(string(ini), `curl.cainfo = "`+s.Bundle+`"`) || !strings.Contains(string(ini), `openssl.cafile = "`+s.Bundle+`"`) {
+				t.Errorf("php ini: %v\n%s", err, ini)
+			}
 		case v.Name == "NODE_USE_ENV_PROXY":
 			if v.Value != "1" {
 				t.Errorf("NODE_USE_ENV_PROXY = %q, want 1", v.Value)
@@ -157,6 +166,15 @@ func TestMergeJavaOptions(t *testing.T) {
 	for _, tt := range tests {
 		if got := v.Apply(tt.old); got != tt.want {
 			t.Errorf("Apply(%q) = %q, want %q", tt.old, got, tt.want)
+		}
+	}
+}
+
+func TestMergePathList(t *testing.T) {
+	v := Var{Name: "PHP_INI_SCAN_DIR", Value: ":/d/php", Merge: true, Sep: ":"}
+	for old, want := range map[string]string{"": ":/d/php", "/etc/php/extra": ":/d/php:/etc/php/extra", ":/d/php": ":/d/php"} {
+		if got := v.Apply(old); got != want {
+			t.Errorf("Apply(%q) = %q, want %q", old, got, want)
 		}
 	}
 }

@@ -35,7 +35,8 @@ cases), NO_PROXY emptied, SSL_CERT_FILE, CURL_CA_BUNDLE, REQUESTS_CA_BUNDLE,
 GIT_SSL_CAINFO, AWS_CA_BUNDLE (a bundle of the system roots + the CA, written
 to the data directory), NODE_EXTRA_CA_CERTS, and for Node NODE_USE_ENV_PROXY
 and NODE_OPTIONS=--require <preload>, for Java JAVA_TOOL_OPTIONS with the
-proxy and a PKCS#12 trust store. --runtime limits the lines to one runtime's.
+proxy and a PKCS#12 trust store, for PHP PHP_INI_SCAN_DIR (an ini file
+setting curl.cainfo). --runtime limits the lines to one runtime's.
 These are the variables 'oauthproxy exec' sets for its command.
 
 --docker prints 'docker run' arguments instead: the variables with the proxy

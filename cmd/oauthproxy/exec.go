@@ -31,7 +31,8 @@ GIT_SSL_CAINFO and AWS_CA_BUNDLE at a bundle of the system roots + the CA,
 NODE_EXTRA_CA_CERTS at the CA; for Node, NODE_USE_ENV_PROXY=1 and a preload
 (NODE_OPTIONS=--require, for Node before 22.21/24.5); for Java,
 JAVA_TOOL_OPTIONS with the proxy and a PKCS#12 trust store written to the
-data directory. The live log goes to stderr (or --log FILE); CMD keeps
+data directory; for PHP, PHP_INI_SCAN_DIR with an ini file setting
+curl.cainfo. The live log goes to stderr (or --log FILE); CMD keeps
 stdin, stdout and stderr. When CMD sent nothing through the proxy, exec says
 so, with the likely reasons for its runtime. The exit code is CMD's.
 

@@ -141,6 +141,8 @@ func runtimeClients(t *testing.T) []runtimeClient {
 			argv: func(u []string) []string {
 				return []string{"/usr/bin/python3", "testdata/exec/token_client.py", "aiohttp", u[0]}
 			}},
+		{name: "php curl", runtime: "php", paths: []string{"/php-curl/token"}, skip: needPHPCurl,
+			argv: func(u []string) []string { return []string{"php", "testdata/exec/token_client.php", "curl", u[0]} }},
 		{name: "node fetch", runtime: "node", paths: []string{"/fetch/token"}, skip: needCommand("node"),
 			argv: func(u []string) []string { return []string{"node", "testdata/exec/token_client.js", "fetch", u[0]} }},
 		{name: "node https.request", runtime: "node", paths: []string{"/https-request/token"}, skip: needCommand("node"),
@@ -157,6 +159,13 @@ func runtimeClients(t *testing.T) []runtimeClient {
 		}
 	}
 	return cs
+}
+
+func needPHPCurl() string {
+	if err := exec.Command("php", "-r", `exit(function_exists("curl_init") ? 0 : 1);`).Run(); err != nil {
+		return "php with the curl extension is not installed (.ci/run installs php-cli php-curl)"
+	}
+	return ""
 }
 
 // childEnv is the clean environment the clients start from: no proxy, no
@@ -373,6 +382,14 @@ func TestExecBypassWarning(t *testing.T) {
 			3, []string{"runtime: go", "Proxy: nil", "localhost"}},
 		{"node NO_PROXY", needCommand("node"), []string{"env", "NO_PROXY=" + idpHost, "node", "testdata/exec/token_client.js", "fetch", idp.base + "/bypass/token"},
 			1, []string{"NO_PROXY"}},
+		// PHP's stream wrapper (file_get_contents) reads no proxy variable.
+		{"php stream wrapper", func() string {
+			if _, err := exec.LookPath("php"); err != nil {
+				return "php is not installed"
+			}
+			return ""
+		}, []string{"php", "testdata/exec/token_client.php", "stream", idp.base + "/bypass/token"},
+			1, []string{"runtime: php", "file_get_contents"}},
 		// Ruby's URI#find_proxy skips the proxy for any host resolving to
 		// 127.x or ::1, so a local IdP is never proxied for Ruby.
 		{"ruby loopback target", needCommand("ruby"), []string{"ruby", "testdata/exec/token_client.rb", idp.base + "/bypass/token"},
@@ -443,7 +460,7 @@ func TestExecClientsVerify(t *testing.T) {
 	idp := newTokenIdP(t)
 	dataDir := t.TempDir()
 	for _, c := range runtimeClients(t) {
-		if c.runtime != "curl" && c.name != "node fetch" {
+		if c.runtime != "curl" && c.name != "node fetch" && c.name != "php curl" {
 			continue
 		}
 		t.Run(c.name, func(t *testing.T) {
@@ -451,7 +468,7 @@ func TestExecClientsVerify(t *testing.T) {
 				t.Skip(why)
 			}
 			urls := []string{idp.base + "/untrusted" + c.paths[0]}
-			argv := append([]string{"env", "-u", "SSL_CERT_FILE", "-u", "CURL_CA_BUNDLE", "-u", "NODE_EXTRA_CA_CERTS"}, c.argv(urls)...)
+			argv := append([]string{"env", "-u", "SSL_CERT_FILE", "-u", "CURL_CA_BUNDLE", "-u", "NODE_EXTRA_CA_CERTS", "-u", "PHP_INI_SCAN_DIR"}, c.argv(urls)...)
 			res := runExecCLI(t, childEnv(t), append([]string{"--data-dir", dataDir, "--upstream-ca", idp.caFile, "--"}, argv...)...)
 			if res.code == 0 || strings.Contains(res.stdout, "status=200") {
 				t.Errorf("without the CA variables the client still succeeded (exit %d): it does not verify certificates\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
