@@ -62,6 +62,12 @@ func newTokenIdP(t *testing.T) *tokenIdP {
 	srv := &http.Server{
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{*leaf}},
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/info/refs") && r.URL.Query().Get("service") == "git-upload-pack" {
+				// An empty repository, as git's smart HTTP protocol v0 advertises it.
+				w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
+				io.WriteString(w, pktLine("# service=git-upload-pack\n")+"0000"+pktLine(strings.Repeat("0", 40)+" capabilities^{}\x00agent=oauthproxy-test\n")+"0000")
+				return
+			}
 			if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/token") {
 				http.Error(w, "not found", http.StatusNotFound)
 				return
@@ -590,5 +596,30 @@ const get = (opts) => new Promise((resolve, reject) => {
 		if n != 1 {
 			t.Errorf("%s logged %d times, want once: %s", u, n, res.rawLog)
 		}
+	}
+}
+
+// pktLine is one git pkt-line: four hex digits of length, then the data.
+func pktLine(s string) string { return fmt.Sprintf("%04x%s", len(s)+4, s) }
+
+// TestExecGit: git over HTTPS under exec (https_proxy, GIT_SSL_CAINFO)
+// goes through the proxy and trusts it.
+func TestExecGit(t *testing.T) {
+	if why := needCommand("git")(); why != "" {
+		t.Skip(why)
+	}
+	idp := newTokenIdP(t)
+	repo := idp.base + "/git/repo.git"
+	res := runExecCLI(t, childEnv(t), "--data-dir", t.TempDir(), "--upstream-ca", idp.caFile, "--", "git", "ls-remote", repo)
+	if res.code != 0 {
+		t.Fatalf("git ls-remote: exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+	}
+	want := repo + "/info/refs?service=git-upload-pack"
+	found := false
+	for _, r := range res.log {
+		found = found || (r["url"] == want && r["status"] == float64(200))
+	}
+	if !found {
+		t.Errorf("no 200 record for %s: %s", want, res.rawLog)
 	}
 }
