@@ -57,8 +57,15 @@ func Diagnose(x *flow.Exchange) (d *flow.Diagnosis) {
 	if !labeled && x.Response.Status < 400 && !challengeHeader(x.Response.Header) {
 		return nil // cheap exit for ordinary traffic
 	}
+	return diagnose(x, nil)
+}
+
+// diagnose is Diagnose with the rules of some providers left out (skip
+// holds Rule.Providers names), for the leave-one-provider-out measure.
+func diagnose(x *flow.Exchange, skip map[string]bool) *flow.Diagnosis {
 	f := gather(x)
-	d = decide(x, f)
+	f.skip = skip
+	d := decide(x, f)
 	if d == nil {
 		return nil
 	}
@@ -89,7 +96,7 @@ type candidate struct {
 // match wins.
 func best(layer Layer, f *facts, x *flow.Exchange, eligible func(*compiledRule) bool) *candidate {
 	for _, r := range compiled {
-		if r.Layer != layer || !eligible(r) {
+		if r.Layer != layer || !eligible(r) || f.skipped(r) {
 			continue
 		}
 		if score, ev, ok := r.match(f, x); ok {
@@ -113,15 +120,21 @@ func edgeStatusOK(r *compiledRule, status int) bool {
 	return r.AlsoSuccess
 }
 
+// isRefusal reports whether status is one that always gets a diagnosis:
+// 401, 403 and 407, at an OAuth endpoint or any other server.
+func isRefusal(status int) bool { return status == 401 || status == 403 || status == 407 }
+
 // decide picks the diagnosis, before evidence polishing.
 func decide(x *flow.Exchange, f *facts) *flow.Diagnosis {
 	labeled := f.label != flow.LabelNone
+	// Every rule applies to OAuth exchanges and to every refusal.
+	active := labeled || isRefusal(f.status)
 	oauthErr := f.oauthError()
 	failed := f.status >= 400
 	server := isServerStatus(f.status)
 
 	unlabeledOK := func(r *compiledRule) bool {
-		return labeled || r.Unlabeled || (f.challengeErr && r.Layer == LayerOAuth)
+		return active || r.Unlabeled || (f.challengeErr && r.Layer == LayerOAuth)
 	}
 
 	// 1. Standard errors and provider envelopes.
@@ -139,15 +152,24 @@ func decide(x *flow.Exchange, f *facts) *flow.Diagnosis {
 		if c != nil {
 			return fromRule(c)
 		}
-		if !labeled && !f.challengeErr {
+		if !active && !f.challengeErr {
 			return nil
 		}
 		if server {
+			if d := blockPage(x, f); d != nil {
+				return d
+			}
 			return serverDiagnosis(x, f)
 		}
-		// 4. Generic text in the descriptions.
+		// 4. Generic text in the descriptions, then the wording classifier.
 		if t := textRule(f, x, true); t != nil {
 			return t
+		}
+		if d := classify(f, false); d != nil {
+			return withCodes(d, f)
+		}
+		if isRefusal(f.status) && (f.errCode == "" || !labeled) {
+			return refusal(x, f)
 		}
 		return unrecognized(f)
 	}
@@ -166,6 +188,9 @@ func decide(x *flow.Exchange, f *facts) *flow.Diagnosis {
 		if !labeled {
 			return nil
 		}
+		if d := blockPage(x, f); d != nil {
+			return d
+		}
 		return serverDiagnosis(x, f)
 	}
 	c := best(LayerEdge, f, x, func(r *compiledRule) bool {
@@ -178,14 +203,58 @@ func decide(x *flow.Exchange, f *facts) *flow.Diagnosis {
 		}
 		return d
 	}
-	if !labeled || !failed {
+	if !active {
+		return nil
+	}
+	if !failed {
+		// A block page served with a success status (application control).
+		if f.kind == kindHTML || f.kind == kindText {
+			return classify(f, true)
+		}
 		return nil
 	}
 	if t := textRule(f, x, false); t != nil {
-		t.Evidence = append(t.Evidence, notOAuthNote(f))
+		if !f.message {
+			t.Evidence = append(t.Evidence, notOAuthNote(f))
+		}
 		return t
 	}
-	return fallback(f)
+	if d := classify(f, false); d != nil {
+		return d
+	}
+	if !labeled {
+		return refusal(x, f)
+	}
+	return fallback(x, f)
+}
+
+// withCodes puts the error code and provider codes in front of a
+// classifier diagnosis's evidence.
+func withCodes(d *flow.Diagnosis, f *facts) *flow.Diagnosis {
+	var pre []string
+	if f.errCode != "" {
+		pre = append(pre, errorEvidence(f))
+	}
+	for _, code := range f.codes {
+		pre = append(pre, codeEvidence(code))
+	}
+	d.Evidence = append(pre, d.Evidence...)
+	return d
+}
+
+// blockPage recognises a block page served with a 5xx status (a URL
+// filter's 503): an intermediary signature known to appear on block pages
+// whatever the status, or network words in the page.
+func blockPage(x *flow.Exchange, f *facts) *flow.Diagnosis {
+	if f.kind != kindHTML && f.kind != kindText && !f.message {
+		return nil
+	}
+	if c := best(LayerEdge, f, x, func(r *compiledRule) bool { return r.AlsoSuccess && r.body != nil }); c != nil {
+		d := fromRule(c)
+		d.Evidence = append(d.Evidence, fmt.Sprintf("a block page served with status %d, not a server failure", f.status))
+		return d
+	}
+	return classify(f, true)
 }
 
 // findingWins decides between the best rule that uses a request-side
@@ -348,8 +417,8 @@ func backChannel(l flow.Label) bool {
 }
 
 // fallback explains a labeled failure whose body is not an OAuth error and
-// that no rule recognised.
-func fallback(f *facts) *flow.Diagnosis {
+// that no rule and no wording recognised.
+func fallback(x *flow.Exchange, f *facts) *flow.Diagnosis {
 	switch f.status {
 	case 404, 405, 410:
 		return fromCause(CauseEndpointNotFound,
@@ -357,8 +426,22 @@ func fallback(f *facts) *flow.Diagnosis {
 			fmt.Sprintf("status %d", f.status), notOAuthNote(f))
 	}
 	if !backChannel(f.label) {
+		if isRefusal(f.status) {
+			return refusal(x, f)
+		}
 		d := unrecognized(f)
 		d.Summary = fmt.Sprintf("The %s endpoint answered %d with a page no rule recognises.", f.label, f.status)
+		return d
+	}
+	// A structured body (JSON, form, XML) is some server's own error
+	// envelope: the absence of an RFC `error` member says nothing about
+	// who answered, so it is not network evidence.
+	if f.kind == kindJSON || f.kind == kindJSONP || f.kind == kindForm || f.kind == kindXML || f.kind == kindBinary {
+		if isRefusal(f.status) {
+			return refusal(x, f)
+		}
+		d := unrecognized(f)
+		d.Summary = fmt.Sprintf("The %s endpoint answered %d with an error no rule recognises.", f.label, f.status)
 		return d
 	}
 	conf := Medium
@@ -466,10 +549,55 @@ func finish(x *flow.Exchange, f *facts, d *flow.Diagnosis) {
 	if f.errFrom == "page text" && d.Confidence == High {
 		d.Confidence = Medium
 	}
+	if d.Category == flow.CategoryNetwork {
+		ev = networkEvidence(f, ev)
+	}
 	d.Evidence = scrubAll(x, dedup(ev))
 	if len(d.Evidence) > maxEvidence {
 		d.Evidence = d.Evidence[:maxEvidence]
 	}
+	d.Summary = scrubAll(x, []string{d.Summary})[0]
+}
+
+// networkEvidence puts first, after the status, a line naming what makes a
+// network diagnosis a network one: an intermediary's header, cookie, body
+// or status-line signature, a provider code for an IP allowlist, network
+// wording, a 407, or a body no OAuth server sends on a back-channel
+// endpoint. Only those count; the absence of an OAuth error alone does not.
+func networkEvidence(f *facts, ev []string) []string {
+	what := ""
+	for _, e := range ev[1:] {
+		switch {
+		case strings.HasPrefix(e, "header "), strings.HasPrefix(e, "cookie "), strings.HasPrefix(e, "status line"):
+			what = "intermediary signature: " + e
+		case strings.HasPrefix(e, "body: "), strings.HasPrefix(e, "body is empty"):
+			what = "block-page signature: " + e
+		case strings.HasPrefix(e, "wording "):
+			what = "network wording: " + e
+		case strings.HasPrefix(e, "upstream error"):
+			what = "no response: " + e
+		case strings.HasPrefix(e, "errcode="), strings.HasPrefix(e, "AADSTS"), strings.HasPrefix(e, "error_description: "):
+			what = "the server names a network restriction: " + e
+		}
+		if what != "" {
+			break
+		}
+	}
+	switch {
+	case what != "":
+	case f.status == 407:
+		what = "status 407: a proxy between the client and the server asks for credentials"
+		if v := f.header.Get("Proxy-Authenticate"); v != "" {
+			what += " (Proxy-Authenticate: " + shorten(v, 80) + ")"
+		}
+	case f.kind == kindHTML || f.kind == kindEmpty || f.kind == kindText:
+		what = fmt.Sprintf("a %s endpoint answered with %s; OAuth servers answer it with JSON", f.label, map[string]string{kindHTML: "an HTML page", kindEmpty: "an empty body", kindText: "plain text"}[f.kind])
+	default:
+		return ev
+	}
+	out := make([]string, 0, len(ev)+1)
+	out = append(out, ev[0], "network evidence: "+what)
+	return append(out, ev[1:]...)
 }
 
 func looksMTLS(x *flow.Exchange) bool {

@@ -26,6 +26,7 @@ const (
 	kindJSONP  = "jsonp"
 	kindForm   = "form"
 	kindHTML   = "html"
+	kindXML    = "xml"
 	kindText   = "text"
 	kindBinary = "binary"
 )
@@ -49,12 +50,25 @@ type facts struct {
 	codes   []string // provider codes, "namespace:value"
 	// envelope is true when the body carries an error envelope (even without a code).
 	envelope bool
+	// message is true when the body is a structured document (JSON, form,
+	// XML) carrying a message member but no error code: a provider's own
+	// envelope ({"message": ...}), not evidence of anything by itself.
+	message bool
+	// hdrTexts are messages read from response headers (X-Error,
+	// x-amzn-ErrorType / ErrorMessage style), "Name: value".
+	hdrTexts []string
+	// page holds the title, headings and leading text of an HTML or text
+	// body, made on first use by pageTexts.
+	page     []message
+	pageDone bool
 
 	challenge    bool // WWW-Authenticate carries a Bearer/DPoP/OAuth challenge
 	challengeErr bool // ... with an error code
 	cookies      []string
 
 	findings []flow.Finding
+	// skip names providers whose rules are left out (see Rule.Providers).
+	skip map[string]bool
 
 	// lower is the body in lower case, made on first use by mayContain.
 	lower     string
@@ -70,6 +84,16 @@ func (f *facts) mayContain(lits []string) bool {
 	}
 	for _, l := range lits {
 		if strings.Contains(f.lower, l) {
+			return true
+		}
+	}
+	return false
+}
+
+// skipped reports whether r belongs to a provider left out.
+func (f *facts) skipped(r *compiledRule) bool {
+	for _, p := range r.Providers {
+		if f.skip[p] {
 			return true
 		}
 	}
@@ -199,8 +223,11 @@ func gather(x *flow.Exchange) *facts {
 	case mt == "application/x-www-form-urlencoded" || looksLikeForm(trim):
 		f.kind = kindForm
 		if vals, err := url.ParseQuery(string(trim)); err == nil {
-			f.fromValues(vals, "body")
+			f.fromForm(vals)
 		}
+	case looksLikeXML(trim, mt):
+		f.kind = kindXML
+		f.fromXML(head2(f.body, maxInspect))
 	case htmlRE.Match(trim) || strings.Contains(mt, "html"):
 		f.kind = kindHTML
 	default:
@@ -210,6 +237,7 @@ func gather(x *flow.Exchange) *facts {
 		f.fromPage()
 	}
 	f.fromChallenge()
+	f.fromHeaders()
 	f.fromLocation()
 	if x.OAuth.Label == flow.LabelCallback && x.Request.URL != nil && f.errCode == "" {
 		f.fromURL(x.Request.URL, "callback URL")
@@ -232,13 +260,6 @@ func head2(s string, n int) string {
 		return s[:n]
 	}
 	return s
-}
-
-func looksLikeForm(b []byte) bool {
-	if len(b) == 0 || bytes.ContainsAny(b, " \n\t<{") {
-		return false
-	}
-	return bytes.Contains(b, []byte("error=")) || bytes.Contains(b, []byte("access_token="))
 }
 
 func (f *facts) addCode(c string) {
@@ -286,13 +307,40 @@ func scalar(v any) string {
 
 func isZero(s string) bool { return s == "" || s == "0" }
 
-var descKeys = []string{"error_description", "error_message", "errmsg", "errorSummary", "msg", "message", "Message", "detail", "error_msg", "sub_msg", "errorMessage"}
+var descKeys = []string{"error_description", "error_message", "errmsg", "errorSummary", "msg", "message", "Message", "detail", "error_msg", "sub_msg", "errorMessage", "title", "description", "reason", "faultstring"}
 
 // fromJSON reads the standard and provider error members of a JSON object.
 func (f *facts) fromJSON(m map[string]any) {
+	hadDesc := len(f.descs)
+	defer func() {
+		// A message without any code is a provider's own envelope.
+		if len(f.descs) > hadDesc && f.errCode == "" && len(f.codes) == 0 && !f.envelope {
+			f.message = true
+		}
+	}()
 	for _, k := range descKeys {
 		if s, ok := m[k].(string); ok {
 			f.addDesc(s)
+		}
+	}
+	// AWS JSON protocols: {"__type": "com.amazon...#NotAuthorizedException", "message": ...}.
+	for _, k := range []string{"__type", "errorType", "error_type"} {
+		if s, ok := m[k].(string); ok && s != "" {
+			if i := strings.LastIndexAny(s, "#:"); i >= 0 && i < len(s)-1 {
+				s = s[i+1:]
+			}
+			f.addDesc(splitWords(s))
+		}
+	}
+	// Apigee: {"fault": {"faultstring": ..., "detail": {"errorcode": ...}}}.
+	if fo, ok := m["fault"].(map[string]any); ok {
+		if s, ok := fo["faultstring"].(string); ok {
+			f.addDesc(s)
+		}
+		if d, ok := fo["detail"].(map[string]any); ok {
+			if s := scalar(d["errorcode"]); s != "" {
+				f.addDesc(splitWords(s))
+			}
 		}
 	}
 	if s, ok := m["error_uri"].(string); ok {
@@ -314,6 +362,27 @@ func (f *facts) fromJSON(m map[string]any) {
 		f.envelope = true
 		if s, ok := e["message"].(string); ok {
 			f.addDesc(s)
+		}
+		for _, k := range []string{"error_description", "description", "detail"} {
+			if s, ok := e[k].(string); ok {
+				f.addDesc(s)
+			}
+		}
+		// {"error": {"code": "invalid_grant", "message": ...}}: an RFC code in another envelope.
+		if c, ok := e["code"].(string); ok && knownErrors[strings.ToLower(c)] {
+			f.setError(c, "body (error.code)")
+		}
+		if arr, ok := e["errors"].([]any); ok {
+			for i, it := range arr {
+				if o, ok := it.(map[string]any); ok && i < 4 {
+					if s, ok := o["message"].(string); ok {
+						f.addDesc(s)
+					}
+					if s, ok := o["reason"].(string); ok {
+						f.addDesc(splitWords(s))
+					}
+				}
+			}
 		}
 		_, fb := e["fbtrace_id"]
 		if t, ok := e["type"].(string); ok {
@@ -376,10 +445,15 @@ func (f *facts) fromJSON(m map[string]any) {
 			if i >= 4 {
 				break
 			}
+			if s, ok := it.(string); ok {
+				f.addDesc(s)
+			}
 			if o, ok := it.(map[string]any); ok {
 				f.envelope = true
-				if s, ok := o["message"].(string); ok {
-					f.addDesc(s)
+				for _, k := range []string{"message", "detail", "title"} {
+					if s, ok := o[k].(string); ok {
+						f.addDesc(s)
+					}
 				}
 				if c := scalar(o["code"]); c != "" {
 					f.addCode("errors:" + c)
@@ -420,20 +494,35 @@ func (f *facts) fromValues(v url.Values, from string) {
 
 // fromPage reads error codes that authorization servers print on their
 // browser-facing error pages ("Error 400: redirect_uri_mismatch").
+//
+// Authorization-endpoint pages are read whole; other pages (a token
+// endpoint or an API answering HTML) only when they are short, so that a
+// long page mentioning an error name in passing does not count.
 func (f *facts) fromPage() {
-	if f.label != flow.LabelAuthorize && f.label != flow.LabelCallback {
+	browser := f.label == flow.LabelAuthorize || f.label == flow.LabelCallback
+	if !browser && len(f.body) > 4<<10 {
 		return
 	}
 	text := head2(f.body, maxInspect)
-	if m := formPostRE.FindStringSubmatch(text); m != nil {
-		f.setError(m[1], "form_post page")
-		return
+	if browser {
+		if m := formPostRE.FindStringSubmatch(text); m != nil {
+			f.setError(m[1], "form_post page")
+			return
+		}
 	}
 	for _, m := range pageErrRE.FindAllStringSubmatch(text, 8) {
 		if knownErrors[strings.ToLower(m[1])] {
 			f.setError(m[1], "page text")
 			if d := pageDescRE.FindStringSubmatch(text); d != nil {
 				f.addDesc(d[1])
+			}
+			if !browser {
+				// The page's own words describe the error.
+				for _, m := range f.pageTexts() {
+					if !strings.Contains(strings.ToLower(m.text), f.errCode) {
+						f.addDesc(m.text)
+					}
+				}
 			}
 			return
 		}

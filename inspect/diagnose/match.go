@@ -99,6 +99,11 @@ type Rule struct {
 	Confidence string
 	// Source is the RFC section or vendor documentation the rule is based on.
 	Source string
+	// Providers names the providers and gateways whose knowledge the rule
+	// encodes (their codes, wording or signatures), lower case: "entra",
+	// "cloudflare". Rules from the standards alone have none. The
+	// leave-one-provider-out measure removes them.
+	Providers []string
 }
 
 type compiledHeader struct {
