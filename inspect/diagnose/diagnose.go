@@ -150,6 +150,9 @@ func decide(x *flow.Exchange, f *facts) *flow.Diagnosis {
 			c = fc
 		}
 		if c != nil {
+			if d := wordsOverCode(c, f); d != nil {
+				return d
+			}
 			return fromRule(c)
 		}
 		if !active && !f.challengeErr {
@@ -206,6 +209,10 @@ func decide(x *flow.Exchange, f *facts) *flow.Diagnosis {
 	if !active {
 		return nil
 	}
+	if f.wafHeader != "" && (failed || f.status == 202) {
+		return fromCause(CauseNetworkBlock, "A web application firewall acted on the request (it says so in a response header).", Medium,
+			"header "+f.wafHeader)
+	}
 	if !failed {
 		// A block page served with a success status (application control).
 		if f.kind == kindHTML || f.kind == kindText {
@@ -219,13 +226,49 @@ func decide(x *flow.Exchange, f *facts) *flow.Diagnosis {
 		}
 		return t
 	}
-	if d := classify(f, false); d != nil {
+	// A page at a back-channel endpoint saying only "access denied" comes
+	// from whatever answered instead of the OAuth server: the generic
+	// permission words do not decide there (fallback says not-from-oauth-server).
+	skip := ""
+	if labeled && backChannel(f.label) && (f.kind == kindHTML || f.kind == kindText || f.kind == kindEmpty) {
+		skip = "words-permission"
+	}
+	if d := classifyWith(f, false, skip); d != nil {
 		return d
 	}
 	if !labeled {
 		return refusal(x, f)
 	}
 	return fallback(x, f)
+}
+
+// wordsOverCode lets the server's own words decide over a rule that read
+// the error code alone: an `invalid_request` or `unauthorized_client`
+// whose description names a scope, a client type or a redirect URI says
+// more than the code. It applies only when the words point to another
+// category; the answer then has the classifier's low confidence, and the
+// code rule's reading is kept in the evidence.
+func wordsOverCode(c *candidate, f *facts) *flow.Diagnosis {
+	r := c.rule
+	if r.errors == nil || r.codes != nil || r.desc != nil || r.findings != nil || r.headers != nil || r.body != nil || len(f.descs) == 0 {
+		return nil
+	}
+	cat := causeByID[r.Cause].Category
+	if r.Category != "" {
+		cat = r.Category
+	}
+	if cat == flow.CategoryInfo || cat == flow.CategoryServer {
+		return nil
+	}
+	g := *f
+	g.errCode, g.errRaw, g.codes, g.hdrTexts, g.page, g.pageDone = "", "", nil, nil, nil, true
+	d := classify(&g, false)
+	if d == nil || d.Category == cat {
+		return nil
+	}
+	d = withCodes(d, f)
+	d.Evidence = append(d.Evidence, fmt.Sprintf("the error code alone would read %s (%s, rule %s); the description says more", cat, r.Cause, r.ID))
+	return d
 }
 
 // withCodes puts the error code and provider codes in front of a

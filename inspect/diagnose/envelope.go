@@ -113,10 +113,17 @@ func (f *facts) fromXML(s string) {
 // x-amzn-ErrorMessage, X-Ms-Error-Code, X-Auth-Error, Grpc-Message.
 var errorHeaderRE = regexp.MustCompile(`(?i)^(x-(?:[\w]+-)*(?:error|err)(?:-?(?:message|msg|code|type|description|detail|reason))?|x-amzn-error(?:type|message)|grpc-message)$`)
 
+// wafHeaderRE matches header names that say a web application firewall
+// handled the response.
+var wafHeaderRE = regexp.MustCompile(`(?i)(^|-)(waf|firewall)(-|$)`)
+
 // fromHeaders reads error messages carried by response headers, and the
 // challenge of a proxy (407).
 func (f *facts) fromHeaders() {
 	for name, vs := range f.header {
+		if f.wafHeader == "" && wafHeaderRE.MatchString(name) && len(vs) > 0 {
+			f.wafHeader = http.CanonicalHeaderKey(name) + ": " + shorten(vs[0], 80)
+		}
 		if len(vs) == 0 || !errorHeaderRE.MatchString(name) {
 			continue
 		}

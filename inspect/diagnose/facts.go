@@ -57,6 +57,9 @@ type facts struct {
 	// hdrTexts are messages read from response headers (X-Error,
 	// x-amzn-ErrorType / ErrorMessage style), "Name: value".
 	hdrTexts []string
+	// wafHeader is "Name: value" of a response header named after a web
+	// application firewall (x-amzn-waf-action, x-waf-event...), if any.
+	wafHeader string
 	// page holds the title, headings and leading text of an HTML or text
 	// body, made on first use by pageTexts.
 	page     []message

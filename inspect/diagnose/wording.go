@@ -42,7 +42,8 @@ var wordRules = []WordRule{
 	{ID: "words-rate", Words: `rate.?limit|too many requests|throttl|quota|频率|频繁|超限`, Cause: CauseRateLimited},
 	{ID: "words-unsupported-grant", Words: `unsupported.{0,20}grant|grant.?type.{0,30}(unsupported|not supported|unknown)`, Cause: CauseGrantTypeUnsupported},
 	{ID: "words-grant-not-enabled", Words: `grant.?type.{0,60}not (allowed|enabled|authori[sz]ed|permitted|configured)|not (allowed|authori[sz]ed|permitted) to use .{0,30}grant|direct access grants`, Cause: CauseGrantTypeNotEnabled},
-	{ID: "words-redirect", Words: `redirect|callback|reply.?(url|address)|return.?url|回调|重定向`, Cause: CauseRedirectURIMismatch},
+	{ID: "words-multiple-auth", Words: `(multiple|more than one|two) (client )?(credentials|authentication (methods|mechanisms)|auth methods)|cannot supply multiple|one client authentication method`, Cause: CauseClientAuthMultiple},
+	{ID: "words-redirect", Words: `redirect|callback|reply.?(url|address)|return.?url|app'?s domains|(url|domain)\b.{0,40}(isn't|not|is not) (included|registered|allowed|listed)|回调|重定向`, Cause: CauseRedirectURIMismatch},
 	{ID: "words-pkce", Words: `pkce|code.?verifier|code.?challenge|proof key`, Cause: CausePKCEMismatch},
 	{ID: "words-refresh-token", Words: `refresh.?token|刷新令牌`, Cause: CauseRefreshTokenInvalid},
 	{ID: "words-user-agent", Words: `user.?agent`, Cause: CauseInvalidRequest},
@@ -57,7 +58,8 @@ var wordRules = []WordRule{
 	{ID: "words-assertion", Words: `assertion`, Cause: CauseAssertionInvalid},
 	{ID: "words-signature", Words: `signature|签名|验签`, Cause: CauseSignatureInvalid},
 	{ID: "words-platform", Words: `client.?type|application type|platform`, Cause: CauseAppPlatformMismatch},
-	{ID: "words-client", Words: `certificate|client.?id|\bapp.?id\b|client (credential|authentication|auth)|(invalid|unknown|wrong|bad) client|client\b.{0,20}(invalid|unknown|not found|disabled)|客户端|应用不存在`, Cause: CauseInvalidClient},
+	{ID: "words-app-disabled", Words: `(app|application|client|account|project)\b.{0,20}(disabled|suspended|deactivated)|应用.{0,6}(停用|禁用)`, Cause: CauseAppUnavailable},
+	{ID: "words-client", Words: `certificate|client.?id|\bapp.?id\b|client (credential|authentication|auth)|(invalid|unknown|wrong|bad) client|client\b.{0,20}(invalid|unknown|not found)|客户端|应用不存在`, Cause: CauseInvalidClient},
 	{ID: "words-consent", Words: `consent|同意`, Cause: CauseConsentRequired},
 	{ID: "words-scope", Words: `\bscopes?\b|insufficient.{0,20}(scope|privilege)`, Cause: CauseScopeNotAuthorized},
 	{ID: "words-policy", Words: `polic(y|ies)|conditional access|策略`, Cause: CauseOrgPolicy},
@@ -137,6 +139,11 @@ func (f *facts) messages(text bool) []message {
 // classify runs the wording classifier on f's messages. networkOnly limits
 // it to network words (block pages served with a success or 5xx status).
 func classify(f *facts, networkOnly bool) *flow.Diagnosis {
+	return classifyWith(f, networkOnly, "")
+}
+
+// classifyWith is classify without the word rule named skip.
+func classifyWith(f *facts, networkOnly bool, skip string) *flow.Diagnosis {
 	// A page served with a success status is read by its title and
 	// headings only: login pages say "password", "blocked" and "code" in
 	// their text.
@@ -145,7 +152,7 @@ func classify(f *facts, networkOnly bool) *flow.Diagnosis {
 		return nil
 	}
 	for _, w := range compiledWords {
-		if networkOnly && !w.NetworkOnly {
+		if (networkOnly && !w.NetworkOnly) || w.ID == skip {
 			continue
 		}
 		for _, m := range ms {
