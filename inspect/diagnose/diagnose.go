@@ -214,11 +214,14 @@ func decide(x *flow.Exchange, f *facts) *flow.Diagnosis {
 			"header "+f.wafHeader)
 	}
 	if !failed {
-		// A block page served with a success status (application control).
-		if f.kind == kindHTML || f.kind == kindText {
-			return classify(f, true)
+		if f.kind != kindHTML && f.kind != kindText {
+			return nil
 		}
-		return nil
+		// A back-channel endpoint answers JSON: a page served there with a
+		// success status is an error page or a block page. At the
+		// authorization endpoint it is the login page, unless its title or
+		// a heading says it is a block page (application control).
+		return classify(f, !backChannel(f.label) && !f.errorPage())
 	}
 	if t := textRule(f, x, false); t != nil {
 		if !f.message {

@@ -197,6 +197,18 @@ func (f *facts) pageTexts() []message {
 	return f.page
 }
 
+var errorTitleRE = regexp.MustCompile(`(?i)\berror\b|错误|出错`)
+
+// errorPage reports whether a page's title or a heading calls it an error.
+func (f *facts) errorPage() bool {
+	for _, p := range f.pageTexts() {
+		if p.from != "page text" && errorTitleRE.MatchString(p.text) {
+			return true
+		}
+	}
+	return false
+}
+
 // cleanText unescapes entities and collapses white space.
 func cleanText(s string) string {
 	return strings.TrimSpace(spaceRE.ReplaceAllString(html.UnescapeString(s), " "))

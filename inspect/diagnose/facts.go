@@ -521,9 +521,10 @@ func (f *facts) fromPage() {
 			}
 			if !browser {
 				// The page's own words describe the error.
-				for _, m := range f.pageTexts() {
-					if !strings.Contains(strings.ToLower(m.text), f.errCode) {
-						f.addDesc(m.text)
+				for _, p := range f.pageTexts() {
+					t := strings.TrimSpace(strings.Replace(p.text, m[0], "", 1))
+					if t != "" && !isStatusText(t) && !strings.EqualFold(t, m[1]) {
+						f.addDesc(t)
 					}
 				}
 			}
