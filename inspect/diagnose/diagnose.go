@@ -164,10 +164,7 @@ func decide(x *flow.Exchange, f *facts) *flow.Diagnosis {
 			}
 			return serverDiagnosis(x, f)
 		}
-		// 4. Generic text in the descriptions, then the wording classifier.
-		if t := textRule(f, x, true); t != nil {
-			return t
-		}
+		// 4. The wording classifier.
 		if d := classify(f, false); d != nil {
 			return withCodes(d, f)
 		}
@@ -214,6 +211,10 @@ func decide(x *flow.Exchange, f *facts) *flow.Diagnosis {
 			"header "+f.wafHeader)
 	}
 	if !failed {
+		if (f.kind == kindJSONP || f.kind == kindXML) && f.message {
+			// QQ-style callback({...}) or an XML error served with 200.
+			return classify(f, false)
+		}
 		if f.kind != kindHTML && f.kind != kindText {
 			return nil
 		}
@@ -222,12 +223,6 @@ func decide(x *flow.Exchange, f *facts) *flow.Diagnosis {
 		// authorization endpoint it is the login page, unless its title or
 		// a heading says it is a block page (application control).
 		return classify(f, !backChannel(f.label) && !f.errorPage())
-	}
-	if t := textRule(f, x, false); t != nil {
-		if !f.message {
-			t.Evidence = append(t.Evidence, notOAuthNote(f))
-		}
-		return t
 	}
 	// A page at a back-channel endpoint saying only "access denied" comes
 	// from whatever answered instead of the OAuth server: the generic
@@ -317,48 +312,6 @@ func findingWins(fc, c *candidate) bool {
 	return !specific || cat == flow.CategoryGrant || cat == causeByID[fc.rule.Cause].Category
 }
 
-// textScan bounds how much of a body the generic text rules read.
-const textScan = 8 << 10
-
-// textRule runs the generic text rules on the descriptions (when the body
-// was an OAuth error) or on the body.
-func textRule(f *facts, x *flow.Exchange, onDesc bool) *flow.Diagnosis {
-	g := f
-	if onDesc {
-		c := *f
-		c.body = f.desc()
-		c.lower, c.lowerDone = "", false
-		g = &c
-	} else if len(f.body) > textScan {
-		// Generic words are weak evidence anyway; looking at the start of
-		// a page bounds the cost of a dozen case-insensitive scans.
-		c := *f
-		c.body = f.body[:textScan]
-		c.lower, c.lowerDone = "", false
-		g = &c
-	}
-	c := best(LayerText, g, x, func(r *compiledRule) bool { return onDesc || edgeStatusOK(r, f.status) })
-	if c == nil {
-		return nil
-	}
-	if onDesc {
-		for i, e := range c.ev {
-			if strings.HasPrefix(e, "body: ") {
-				c.ev[i] = "error_description: " + strings.TrimPrefix(e, "body: ")
-			}
-		}
-		var pre []string
-		if f.errCode != "" {
-			pre = append(pre, errorEvidence(f))
-		}
-		for _, code := range f.codes {
-			pre = append(pre, codeEvidence(code))
-		}
-		c.ev = append(pre, c.ev...)
-	}
-	return fromRule(c)
-}
-
 func fromRule(c *candidate) *flow.Diagnosis {
 	r := c.rule
 	cause := causeByID[r.Cause]
@@ -382,8 +335,6 @@ func fromRule(c *candidate) *flow.Diagnosis {
 			d.Confidence = High
 		case LayerEdge:
 			d.Confidence = Medium
-		default:
-			d.Confidence = Low
 		}
 	}
 	d.Fix = append(append([]string(nil), r.Fix...), cause.Fix...)

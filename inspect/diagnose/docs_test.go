@@ -88,7 +88,7 @@ func TestScoreIsSpecificity(t *testing.T) {
 	}
 }
 
-var layerName = map[Layer]string{LayerOAuth: "OAuth error", LayerEdge: "intermediary", LayerText: "generic text"}
+var layerName = map[Layer]string{LayerOAuth: "OAuth error", LayerEdge: "intermediary"}
 
 // describe renders a rule's conditions for the documentation.
 func describe(r *Rule) string {
@@ -147,7 +147,7 @@ func describe(r *Rule) string {
 	}
 	conf := r.Confidence
 	if conf == "" {
-		conf = map[Layer]string{LayerOAuth: High, LayerEdge: Medium, LayerText: Low}[r.Layer]
+		conf = map[Layer]string{LayerOAuth: High, LayerEdge: Medium}[r.Layer]
 	}
 	return fmt.Sprintf("`%s` (%s, %s): %s. Source: %s", r.ID, layerName[r.Layer], conf, strings.Join(parts, "; "), r.Source)
 }

@@ -26,9 +26,10 @@ const (
 	// by headers, cookies and body; they apply only when the body is NOT an
 	// OAuth error.
 	LayerEdge
-	// LayerText rules look for generic words; low confidence.
-	LayerText
 )
+
+// Generic words are not rules of a layer: the wording classifier
+// (wording.go) reads them after every rule failed.
 
 // HeaderMatch matches a response header: Value is a regexp on the header
 // value; empty means "present".
@@ -52,7 +53,7 @@ type Rule struct {
 	// status for LayerOAuth (the error envelope decides), 4xx except 404,
 	// 405, 410 and 429 for the other layers.
 	Status []int
-	// AlsoSuccess lets a LayerEdge/LayerText rule fire on 2xx/3xx
+	// AlsoSuccess lets a LayerEdge rule fire on 2xx/3xx
 	// responses too (block pages served with 200, AWS WAF challenge 202).
 	AlsoSuccess bool
 	// Unlabeled lets the rule fire on exchanges inspection did not label
@@ -95,7 +96,7 @@ type Rule struct {
 	// Fix lists steps specific to this rule, shown before the cause's steps.
 	Fix []string
 	// Confidence is high, medium or low; empty means high for LayerOAuth,
-	// medium for LayerEdge, low for LayerText.
+	// medium for LayerEdge.
 	Confidence string
 	// Source is the RFC section or vendor documentation the rule is based on.
 	Source string

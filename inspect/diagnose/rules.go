@@ -511,21 +511,4 @@ var rules = []Rule{
 	{ID: "rfc6750-no-token", Layer: LayerEdge, Status: []int{401}, Unlabeled: true, FromServer: true, Headers: []HeaderMatch{{"Www-Authenticate", `(?i)^\s*(bearer|dpop)\b`}},
 		Cause: CauseTokenMissing, Summary: "The resource requires an OAuth access token and the request carried none it could use.",
 		Source: "RFC 6750 §3, §3.1"},
-
-	// ==== Generic text, last resort ====
-	{ID: "text-redirect-uri", Layer: LayerText, Labels: browserLabels, Body: reRedirect + `.{0,30}(mismatch|not match|does not match|invalid|not registered)|(invalid|mismatch(ed)?).{0,10}redirect.?ur[il]`,
-		Cause: CauseRedirectURIMismatch, Confidence: "medium", Summary: "The error page mentions a redirect_uri mismatch.", Source: "RFC 9700 §2.1; RFC 6749 §4.1.2.1"},
-	{ID: "text-ip", Layer: LayerText, Body: `(?i)(\bip\b|ip address|访问ip|来源ip|from your ip).{0,60}(not allowed|not in|blocked|denied|forbidden|whitelist|allowlist|restricted|不在|白名单)|white.?list|allow.?list|白名单`,
-		Cause: CauseIPNotAllowlisted, Summary: "The error text mentions an IP allowlist.", Source: "generic text evidence"},
-	{ID: "text-geo", Layer: LayerText, Body: `(?i)(country|region|geo.?location|your location).{0,40}(not (allowed|available|supported)|blocked|restricted)`,
-		Cause: CauseGeoBlocked, Summary: "The error text mentions a country/region restriction.", Source: "generic text evidence"},
-	{ID: "text-not-reviewed", Layer: LayerText, Body: `(?i)not (been |yet )?(reviewed|approved|verified|published)|unaudited|unverified app|test users?|审核|未上线`,
-		Cause: CauseAppNotLive, Summary: "The error text says the app is not reviewed/approved/live.", Source: "generic text evidence"},
-	{ID: "text-policy", Layer: LayerText, Body: `(?i)(blocked|denied|restricted|refused|prevented) by .{0,30}polic(y|ies)|polic(y|ies).{0,30}(blocks?|denied|restricts?|refused|evaluation failed)|conditional access|admin(istrator)? polic`,
-		Cause: CauseOrgPolicy, Summary: "The error text mentions a policy.", Source: "generic text evidence"},
-	{ID: "text-consent", Layer: LayerText, Body: `(?i)\bconsent`, Cause: CauseConsentRequired, Summary: "The error text mentions consent.", Source: "generic text evidence"},
-	{ID: "text-scope", Layer: LayerText, Body: `(?i)\bscopes?\b`, Cause: CauseScopeNotAuthorized, Summary: "The error text mentions scopes.", Source: "generic text evidence"},
-	{ID: "text-rate", Layer: LayerText, Body: `(?i)rate.?limit|too many requests`, Cause: CauseRateLimited, Summary: "The error text mentions a rate limit.", Source: "generic text evidence"},
-	{ID: "text-client", Layer: LayerText, Body: `(?i)(invalid|unknown|wrong) client|client (secret|credentials?) (is )?(invalid|wrong|incorrect)`,
-		Cause: CauseInvalidClient, Summary: "The error text mentions invalid client credentials.", Source: "generic text evidence"},
 }

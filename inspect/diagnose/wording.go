@@ -66,7 +66,7 @@ var wordRules = []WordRule{
 	{ID: "words-role", Words: `\broles?\b|not assigned|not a member|assignment`, Cause: CauseAppRoleNotAssigned},
 	{ID: "words-not-registered", Words: `not (registered|enrolled|subscribed|provisioned|installed)|not (enabled|activated) for`, Cause: CauseAppUnavailable},
 	{ID: "words-blocked", Words: `\bblock(ed|s)?\b|屏蔽`, Cause: CauseNetworkBlock, NetworkOnly: true},
-	{ID: "words-permission", Words: `permission|not (allowed|authori[sz]ed|permitted|entitled)|unauthori[sz]ed|(can ?not|can't|cannot|no|not have) access|access (is )?denied|\bdenied\b|restricted|insufficient|privilege|权限|无权|未授权|禁止`, Cause: CausePermissionDenied},
+	{ID: "words-permission", Words: `permission|not (allowed|authori[sz]ed|permitted|entitled)|unauthori[sz]ed|(can ?not|can't|cannot|no|not have) access|restrict(ed|ions?)|access (is )?denied|\bdenied\b|insufficient|privilege|权限|无权|未授权|禁止`, Cause: CausePermissionDenied},
 	{ID: "words-grant", Words: `expired|revoked|redeemed|\bgrant\b|过期|失效`, Cause: CauseInvalidGrant},
 	{ID: "words-request", Words: `required|invalid (request|parameter|argument|input)|malformed|bad request|parameter|argument|参数`, Cause: CauseInvalidRequest},
 }
@@ -109,7 +109,11 @@ func isStatusText(s string) bool {
 func (f *facts) messages(text bool) []message {
 	var ms []message
 	add := func(from, s string) {
-		if s = strings.TrimSpace(s); s != "" && !isStatusText(s) {
+		s = strings.TrimSpace(s)
+		if codeLikeRE.MatchString(s) && strings.ContainsAny(s, "_-") {
+			s = splitWords(s) // client-not-enrolled
+		}
+		if s != "" && !isStatusText(s) {
 			ms = append(ms, message{from, s})
 		}
 	}
@@ -151,25 +155,39 @@ func classifyWith(f *facts, networkOnly bool, skip string) *flow.Diagnosis {
 	if len(ms) == 0 {
 		return nil
 	}
-	for _, w := range compiledWords {
-		if (networkOnly && !w.NetworkOnly) || w.ID == skip {
-			continue
-		}
-		for _, m := range ms {
-			loc := w.re.FindStringIndex(m.text)
-			if loc == nil {
+	// A page's title and headings are its statement; its running text
+	// is read only when they decide nothing.
+	for pass := 0; pass < 2; pass++ {
+		for _, w := range compiledWords {
+			if (networkOnly && !w.NetworkOnly) || w.ID == skip {
 				continue
 			}
-			c := causeByID[w.Cause]
-			words := m.text[loc[0]:loc[1]]
-			d := fromCause(w.Cause, fmt.Sprintf("The %s says what is wrong in its own words (%q): %s.", wordFrom(m.from), words, lowerFirst(c.Title)), Low,
-				fmt.Sprintf("wording %q decides %s (%s)", words, c.Category, w.ID),
-				fmt.Sprintf("%s: %q", m.from, shorten(m.text, 200)))
-			d.Source = wordSource
-			return d
+			for _, m := range ms {
+				if (m.from == "page text") != (pass == 1) {
+					continue
+				}
+				if d := wordDiagnosis(w, m); d != nil {
+					return d
+				}
+			}
 		}
 	}
 	return nil
+}
+
+// wordDiagnosis is the classifier's answer when w's words occur in m.
+func wordDiagnosis(w compiledWord, m message) *flow.Diagnosis {
+	loc := w.re.FindStringIndex(m.text)
+	if loc == nil {
+		return nil
+	}
+	c := causeByID[w.Cause]
+	words := m.text[loc[0]:loc[1]]
+	d := fromCause(w.Cause, fmt.Sprintf("The %s says what is wrong in its own words (%q): %s.", wordFrom(m.from), words, lowerFirst(c.Title)), Low,
+		fmt.Sprintf("wording %q decides %s (%s)", words, c.Category, w.ID),
+		fmt.Sprintf("%s: %q", m.from, shorten(m.text, 200)))
+	d.Source = wordSource
+	return d
 }
 
 func wordFrom(from string) string {
