@@ -669,6 +669,13 @@ var (
 // (client secret, code, tokens, credentials), JWTs anywhere, and
 // name=value pairs of secret parameters echoed by the server.
 func scrubAll(x *flow.Exchange, ev []string) []string {
+	return scrubWith(requestSecrets(x), ev)
+}
+
+// requestSecrets lists the secret values x's request carried, longest
+// first: a secret that is a prefix of another must not leave the other's
+// tail behind.
+func requestSecrets(x *flow.Exchange) []string {
 	var secrets []string
 	for k, vs := range requestParams(x) {
 		if redact.IsSecretParam(k) {
@@ -693,11 +700,21 @@ func scrubAll(x *flow.Exchange, ev []string) []string {
 			if len(v) >= 4 {
 				secrets = append(secrets, v)
 			}
+			if strings.EqualFold(name, "Cookie") {
+				for _, p := range strings.Split(v, ";") {
+					if _, cv, ok := strings.Cut(p, "="); ok && len(strings.TrimSpace(cv)) >= 4 {
+						secrets = append(secrets, strings.TrimSpace(cv))
+					}
+				}
+			}
 		}
 	}
-	// Longest first: a secret that is a prefix of another must not leave
-	// the other's tail behind.
 	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
+	return secrets
+}
+
+// scrubWith replaces secrets, JWTs and secret name=value pairs in ev.
+func scrubWith(secrets []string, ev []string) []string {
 	out := make([]string, len(ev))
 	for i, s := range ev {
 		for _, sec := range secrets {
@@ -716,9 +733,27 @@ func scrubAll(x *flow.Exchange, ev []string) []string {
 			return p[1] + p[2] + redact.Fingerprint(p[3])
 		})
 		s = string(jwtRE.ReplaceAllStringFunc(s, redact.Fingerprint))
-		out[i] = shorten(s, 400)
+		out[i] = scrubCutTail(shorten(s, 400), secrets)
 	}
 	return out
+}
+
+// scrubCutTail removes the beginning of a secret left at the end of a text
+// that was cut short ("…"), by the readers or by shorten: a secret cut in
+// half no longer matches whole.
+func scrubCutTail(s string, secrets []string) string {
+	body, cut := strings.CutSuffix(strings.TrimRight(s, `"`), "…")
+	if !cut {
+		return s
+	}
+	for _, sec := range secrets {
+		for k := len(sec) - 1; k >= 4; k-- {
+			if strings.HasSuffix(body, sec[:k]) {
+				return body[:len(body)-k] + "redacted…"
+			}
+		}
+	}
+	return s
 }
 
 var jwtRE = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)

@@ -72,6 +72,10 @@ type facts struct {
 	findings []flow.Finding
 	// skip names providers whose rules are left out (see Rule.Providers).
 	skip map[string]bool
+	// x is the exchange, for the request's secrets (see secrets).
+	x           *flow.Exchange
+	secretList  []string
+	secretsDone bool
 
 	// lower is the body in lower case, made on first use by mayContain.
 	lower     string
@@ -91,6 +95,15 @@ func (f *facts) mayContain(lits []string) bool {
 		}
 	}
 	return false
+}
+
+// secrets returns the request's secret values, made on first use.
+func (f *facts) secrets() []string {
+	if !f.secretsDone && f.x != nil {
+		f.secretList = requestSecrets(f.x)
+		f.secretsDone = true
+	}
+	return f.secretList
 }
 
 // skipped reports whether r belongs to a provider left out.
@@ -179,7 +192,7 @@ func head(b []byte, n int) []byte {
 // gather extracts the facts of x. x.Response must be non-nil.
 func gather(x *flow.Exchange) *facts {
 	r := x.Response
-	f := &facts{label: x.OAuth.Label, status: r.Status, reason: r.Reason, header: r.Header, findings: x.OAuth.Findings}
+	f := &facts{label: x.OAuth.Label, status: r.Status, reason: r.Reason, header: r.Header, findings: x.OAuth.Findings, x: x}
 	if f.header == nil {
 		f.header = http.Header{}
 	}

@@ -43,7 +43,7 @@ func refusal(x *flow.Exchange, f *facts) *flow.Diagnosis {
 	}
 	d.Evidence = append(d.Evidence, requestCredentials(x)...)
 	if ms := f.messages(true); len(ms) > 0 {
-		d.Evidence = append(d.Evidence, fmt.Sprintf("%s: %q", ms[0].from, shorten(ms[0].text, 200)))
+		d.Evidence = append(d.Evidence, fmt.Sprintf("%s: %q", ms[0].from, ms[0].text))
 	} else {
 		d.Evidence = append(d.Evidence, bodyNote(f))
 	}

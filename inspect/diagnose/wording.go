@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/oauthproxy/oauthproxy/flow"
+	"github.com/oauthproxy/oauthproxy/redact"
 )
 
 // WordRule is one entry of the wording classifier: when no provider or
@@ -113,6 +114,12 @@ func (f *facts) messages(text bool) []message {
 		if codeLikeRE.MatchString(s) && strings.ContainsAny(s, "_-") {
 			s = splitWords(s) // client-not-enrolled
 		}
+		// The words of a secret the request carried decide nothing.
+		for _, sec := range f.secrets() {
+			if strings.Contains(s, sec) {
+				s = strings.ReplaceAll(s, sec, redact.Fingerprint(sec))
+			}
+		}
 		if s != "" && !isStatusText(s) {
 			ms = append(ms, message{from, s})
 		}
@@ -185,7 +192,7 @@ func wordDiagnosis(w compiledWord, m message) *flow.Diagnosis {
 	words := m.text[loc[0]:loc[1]]
 	d := fromCause(w.Cause, fmt.Sprintf("The %s says what is wrong in its own words (%q): %s.", wordFrom(m.from), words, lowerFirst(c.Title)), Low,
 		fmt.Sprintf("wording %q decides %s (%s)", words, c.Category, w.ID),
-		fmt.Sprintf("%s: %q", m.from, shorten(m.text, 200)))
+		fmt.Sprintf("%s: %q", m.from, m.text)) // shortened by finish, after scrubbing
 	d.Source = wordSource
 	return d
 }
