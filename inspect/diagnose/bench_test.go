@@ -15,6 +15,15 @@ func BenchmarkDiagnose(b *testing.B) {
 			`{"error":"invalid_grant","error_description":"AADSTS70008: The provided authorization code or refresh token has expired due to inactivity.\r\nTrace ID: 0000\r\nCorrelation ID: 0000","error_codes":[70008],"timestamp":"2024-01-01 00:00:00Z"}`)},
 		{"Cloudflare HTML", exchange(flow.LabelToken, tokenURL, 403, "Server: cloudflare\nCF-RAY: 634f162b7a3bcadc-ARN\nContent-Type: text/html; charset=UTF-8",
 			cloudflarePage)},
+		// Decided by the wording classifier: no rule knows this envelope.
+		{"message envelope, wording", exchange(flow.LabelToken, tokenURL, 400, "Content-Type: application/x-amz-json-1.1",
+			`{"__type":"NotAuthorizedException","message":"Invalid Refresh Token"}`)},
+		// The info fallback for an API's 403 with a JWT access token.
+		{"API 403 refusal", func() *flow.Exchange {
+			x := exchange(flow.LabelNone, apiURL, 403, jsonCT+"\nServer: api-gw", `{"message":"Forbidden"}`)
+			x.Request.Header.Set("Authorization", "Bearer eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJhcGk6Ly9vcmRlcnMiLCJzY29wZSI6Im9yZGVycy5yZWFkIiwiZXhwIjoxNzAwMDAwMDAwfQ.c2ln")
+			return x
+		}()},
 	}
 	for _, bb := range benches {
 		if Diagnose(bb.x) == nil {

@@ -549,11 +549,12 @@ func finish(x *flow.Exchange, f *facts, d *flow.Diagnosis) {
 	if d.Category == flow.CategoryNetwork {
 		ev = networkEvidence(f, ev)
 	}
-	d.Evidence = scrubAll(x, dedup(ev))
+	secrets := f.secrets()
+	d.Evidence = scrubWith(secrets, dedup(ev))
 	if len(d.Evidence) > maxEvidence {
 		d.Evidence = d.Evidence[:maxEvidence]
 	}
-	d.Summary = scrubAll(x, []string{d.Summary})[0]
+	d.Summary = scrubWith(secrets, []string{d.Summary})[0]
 }
 
 // networkEvidence puts first, after the status, a line naming what makes a
@@ -722,17 +723,21 @@ func scrubWith(secrets []string, ev []string) []string {
 				s = strings.ReplaceAll(s, sec, redact.Fingerprint(sec))
 			}
 		}
-		s = secretPairRE.ReplaceAllStringFunc(s, func(m string) string {
-			p := secretPairRE.FindStringSubmatch(m)
-			if redact.IsFingerprint(p[3]) || strings.HasPrefix(p[3], "redacted") {
-				return m
-			}
-			if strings.EqualFold(p[1], "code") && !strings.Contains(p[2], "=") && !strings.Contains(p[2], "\"") {
-				return m // "code: 100" style provider codes are not secrets
-			}
-			return p[1] + p[2] + redact.Fingerprint(p[3])
-		})
-		s = string(jwtRE.ReplaceAllStringFunc(s, redact.Fingerprint))
+		if mayHoldSecretPair(s) {
+			s = secretPairRE.ReplaceAllStringFunc(s, func(m string) string {
+				p := secretPairRE.FindStringSubmatch(m)
+				if redact.IsFingerprint(p[3]) || strings.HasPrefix(p[3], "redacted") {
+					return m
+				}
+				if strings.EqualFold(p[1], "code") && !strings.Contains(p[2], "=") && !strings.Contains(p[2], "\"") {
+					return m // "code: 100" style provider codes are not secrets
+				}
+				return p[1] + p[2] + redact.Fingerprint(p[3])
+			})
+		}
+		if strings.Contains(s, "eyJ") {
+			s = jwtRE.ReplaceAllStringFunc(s, redact.Fingerprint)
+		}
 		out[i] = scrubCutTail(shorten(s, 400), secrets)
 	}
 	return out
@@ -754,6 +759,30 @@ func scrubCutTail(s string, secrets []string) string {
 		}
 	}
 	return s
+}
+
+// secretPairNames are the parameter names secretPairRE looks for; a line
+// without any of them (in any case) is not scanned.
+var secretPairNames = []string{"token", "secret", "code", "assertion", "password", "verifier"}
+
+func mayHoldSecretPair(s string) bool {
+	l := strings.ToLower(s)
+	for _, n := range secretPairNames {
+		for rest := l; ; {
+			i := strings.Index(rest, n)
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(n):]
+			// A ':' or '=' follows, after quotes and white space (a
+			// superset of what secretPairRE allows there).
+			t := strings.TrimLeft(rest, "\"' \t\n\r\v\f")
+			if t != "" && (t[0] == ':' || t[0] == '=') {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 var jwtRE = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)

@@ -439,3 +439,18 @@ func TestScrubPrefixSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretPairPrefilter: the cheap test before secretPairRE never skips
+// a line the regexp would change.
+func TestSecretPairPrefilter(t *testing.T) {
+	lines := []string{`refresh_token=abcdefgh`, `"client_secret" : "abcdefgh"`, "code \t=\n  abcdefgh", `Password:abcdefgh`, `x code_verifier='abcdefghij'`,
+		`the code was invalid`, `AADSTS70008: The provided authorization code or refresh token has expired`, `id_token: eyJabc.def.ghi`}
+	for _, l := range lines {
+		if secretPairRE.MatchString(l) && !mayHoldSecretPair(l) {
+			t.Errorf("prefilter skips %q, which secretPairRE matches", l)
+		}
+	}
+	if mayHoldSecretPair(lines[6]) {
+		t.Errorf("prefilter accepts %q: no name is followed by : or =", lines[6])
+	}
+}

@@ -121,10 +121,14 @@ var wafHeaderRE = regexp.MustCompile(`(?i)(^|-)(waf|firewall)(-|$)`)
 // challenge of a proxy (407).
 func (f *facts) fromHeaders() {
 	for name, vs := range f.header {
-		if f.wafHeader == "" && wafHeaderRE.MatchString(name) && len(vs) > 0 {
+		if len(vs) == 0 {
+			continue
+		}
+		l := strings.ToLower(name)
+		if f.wafHeader == "" && (strings.Contains(l, "waf") || strings.Contains(l, "firewall")) && wafHeaderRE.MatchString(name) {
 			f.wafHeader = http.CanonicalHeaderKey(name) + ": " + shorten(vs[0], 80)
 		}
-		if len(vs) == 0 || !errorHeaderRE.MatchString(name) {
+		if !(strings.Contains(l, "err") || l == "grpc-message") || !errorHeaderRE.MatchString(name) {
 			continue
 		}
 		v := strings.TrimSpace(vs[0])
@@ -169,7 +173,7 @@ func (f *facts) pageTexts() []message {
 	s := head2(f.body, pageScan)
 	if f.kind == kindText {
 		if t := cleanText(s); t != "" {
-			f.page = append(f.page, message{"page text", shorten(t, 600)})
+			f.page = append(f.page, message{from: "page text", text: shorten(t, 600)})
 		}
 		return f.page
 	}
@@ -183,7 +187,7 @@ func (f *facts) pageTexts() []message {
 				return
 			}
 		}
-		f.page = append(f.page, message{from, shorten(t, n)})
+		f.page = append(f.page, message{from: from, text: shorten(t, n)})
 	}
 	if m := titleRE.FindStringSubmatch(s); m != nil {
 		add("page title", m[1], maxText)

@@ -512,11 +512,12 @@ func (f *facts) fromValues(v url.Values, from string) {
 // browser-facing error pages ("Error 400: redirect_uri_mismatch").
 //
 // Authorization-endpoint pages are read whole; other pages (a token
-// endpoint or an API answering HTML) only when they are short, so that a
-// long page mentioning an error name in passing does not count.
+// endpoint or an API answering HTML) only when they are short (2 KiB), so
+// that a long page mentioning an error name in passing does not count and
+// block pages cost no extra scan.
 func (f *facts) fromPage() {
 	browser := f.label == flow.LabelAuthorize || f.label == flow.LabelCallback
-	if !browser && len(f.body) > 4<<10 {
+	if !browser && len(f.body) > 2<<10 {
 		return
 	}
 	text := head2(f.body, maxInspect)

@@ -71,3 +71,37 @@ func TestLiteralPrefilterSound(t *testing.T) {
 		t.Errorf("only %d rule/body matches checked; the test data lost its bodies?", checked)
 	}
 }
+
+// TestWordPrefilterSound: the classifier's literal prefilter never rules
+// out a message that a word rule's regexp matches, on the messages of
+// every knowledge-base case (plain and upper case) and the variants.
+func TestWordPrefilterSound(t *testing.T) {
+	var texts []string
+	for _, c := range loadCases(t) {
+		status, ok := caseStatus(c)
+		if !ok {
+			status = 400
+		}
+		for _, m := range gather(caseExchange(c, status)).messages(true) {
+			texts = append(texts, m.text, strings.ToUpper(m.text))
+		}
+		for _, v := range caseVariants(c) {
+			texts = append(texts, v.body)
+		}
+	}
+	checked := 0
+	for _, w := range compiledWords {
+		for _, s := range texts {
+			if !w.re.MatchString(s) {
+				continue
+			}
+			checked++
+			if w.lits != nil && !containsAny(strings.ToLower(s), w.lits) {
+				t.Errorf("word rule %s: prefilter %q rejects a text its regexp matches: %.120q", w.ID, w.lits, s)
+			}
+		}
+	}
+	if checked < 50 {
+		t.Errorf("only %d word/text matches checked", checked)
+	}
+}

@@ -75,18 +75,23 @@ var wordRules = []WordRule{
 type compiledWord struct {
 	*WordRule
 	re *regexp.Regexp
+	// lits holds lower-case strings one of which occurs in any text re
+	// matches (nil: no such set): a cheap test before the regexp.
+	lits []string
 }
 
 var compiledWords = func() []compiledWord {
 	out := make([]compiledWord, len(wordRules))
 	for i := range wordRules {
-		out[i] = compiledWord{&wordRules[i], regexp.MustCompile(`(?i)` + wordRules[i].Words)}
+		expr := `(?i)` + wordRules[i].Words
+		out[i] = compiledWord{&wordRules[i], regexp.MustCompile(expr), requiredLiterals(expr)}
 	}
 	return out
 }()
 
-// message is one text the classifier reads, with where it came from.
-type message struct{ from, text string }
+// message is one text the classifier reads, with where it came from, and
+// the text in lower case for the literal prefilter.
+type message struct{ from, text, lower string }
 
 // statusWords are texts that only repeat the status line; they say nothing.
 var statusWords = map[string]bool{
@@ -121,7 +126,7 @@ func (f *facts) messages(text bool) []message {
 			}
 		}
 		if s != "" && !isStatusText(s) {
-			ms = append(ms, message{from, s})
+			ms = append(ms, message{from, s, strings.ToLower(s)})
 		}
 	}
 	if f.errCode != "" {
@@ -184,6 +189,9 @@ func classifyWith(f *facts, networkOnly bool, skip string) *flow.Diagnosis {
 
 // wordDiagnosis is the classifier's answer when w's words occur in m.
 func wordDiagnosis(w compiledWord, m message) *flow.Diagnosis {
+	if w.lits != nil && !containsAny(m.lower, w.lits) {
+		return nil
+	}
 	loc := w.re.FindStringIndex(m.text)
 	if loc == nil {
 		return nil
@@ -212,4 +220,13 @@ func lowerFirst(s string) string {
 		return s
 	}
 	return strings.ToLower(s[:1]) + s[1:]
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
