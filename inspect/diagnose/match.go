@@ -452,7 +452,9 @@ func requiredLiterals(expr string) []string {
 func literalsOf(re *syntax.Regexp) ([]string, bool) {
 	switch re.Op {
 	case syntax.OpLiteral:
-		if len(re.Rune) < 2 {
+		// One ASCII letter proves nothing; one CJK character (a factored
+		// prefix of 频率|频繁) is selective enough.
+		if len(re.Rune) == 0 || (len(re.Rune) == 1 && re.Rune[0] < 0x2E80) {
 			return nil, false
 		}
 		return []string{strings.ToLower(string(re.Rune))}, true
