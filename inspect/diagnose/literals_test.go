@@ -19,7 +19,7 @@ func TestRequiredLiterals(t *testing.T) {
 		{`error code:\s*1020\b`, []string{"error code:"}},
 		{`\A\s*\z`, nil},
 		{`(?i)rate.?limit|too many requests`, []string{"limit", "too many requests"}},
-		{`a|bc`, nil}, // a one-letter alternative proves nothing
+		{`a|bc`, nil},            // a one-letter alternative proves nothing
 		{`频率|频繁`, []string{"频"}}, // the parser factors the common CJK prefix out
 	}
 	for _, tt := range tests {
