@@ -1,9 +1,11 @@
-// Package diagnose explains failed OAuth exchanges: it reads the status,
-// headers and body of a response (standard OAuth errors, provider envelopes,
-// WAF/CDN/gateway signatures, generic text) together with the request-side
+// Package diagnose explains failed OAuth exchanges and every 401, 403 and
+// 407: it reads the status, headers and body of a response (standard OAuth
+// errors, provider envelopes in JSON, JSONP, form, XML and HTML, error
+// headers, WAF/CDN/gateway signatures) together with the request-side
 // findings, and returns a category, a stable cause id, evidence and fix
 // steps. Its knowledge is data: a table of rules (rules.go), each with its
-// source, and a catalogue of causes (causes.go) documented in
+// source and providers, a wording classifier for messages no rule knows
+// (wording.go), and a catalogue of causes (causes.go) documented in
 // docs/diagnoses.md.
 // It is pure: no I/O, no goroutines.
 package diagnose
@@ -33,9 +35,10 @@ const (
 const maxEvidence = 10
 
 // Diagnose explains x if it is a failed OAuth exchange (or a 200 that is
-// really an error), using x.OAuth.Label and x.OAuth.Findings already set by
-// inspection. It returns nil for successes and for exchanges that are not
-// OAuth. It never panics on malformed input.
+// really an error) or any exchange answered 401, 403 or 407, using
+// x.OAuth.Label and x.OAuth.Findings already set by inspection. It returns
+// nil for successes and for other errors of exchanges that are not OAuth.
+// It never panics on malformed input.
 func Diagnose(x *flow.Exchange) (d *flow.Diagnosis) {
 	if x == nil {
 		return nil
@@ -493,6 +496,7 @@ func upstream(x *flow.Exchange) *flow.Diagnosis {
 	default:
 		d = fromCause(CauseUpstreamUnreachable, "No response from the OAuth server (connection refused, reset or timed out).", Medium, ev)
 	}
+	d.Evidence = append([]string{"network evidence: no response came back"}, d.Evidence...)
 	if x.Conn.ServerAddr != "" {
 		d.Evidence = append(d.Evidence, "server address: "+x.Conn.ServerAddr)
 	}

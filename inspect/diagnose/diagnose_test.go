@@ -227,6 +227,7 @@ func TestResponses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := Diagnose(tt.x)
+			checkNetworkEvidence(t, d)
 			if d == nil {
 				t.Fatalf("got nil, want %s", tt.wantCause)
 			}

@@ -82,6 +82,7 @@ func FuzzDiagnose(f *testing.F) {
 		if len(d.Evidence) > maxEvidence {
 			t.Errorf("got %d evidence lines, want at most %d", len(d.Evidence), maxEvidence)
 		}
+		checkNetworkEvidence(t, d)
 		for _, e := range append(d.Evidence, d.Summary) {
 			if strings.Contains(e, "internal error") {
 				t.Fatalf("Diagnose recovered from a panic: %q", e)

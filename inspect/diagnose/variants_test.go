@@ -155,6 +155,7 @@ func TestVariants(t *testing.T) {
 				if isRefusal(status) && d == nil {
 					t.Fatalf("status %d, body %q: got no diagnosis", status, v.body)
 				}
+				checkNetworkEvidence(t, d)
 				if !structured(c) || orig == nil || (x.OAuth.Label == flow.LabelNone && !isRefusal(status)) {
 					// Unlabeled non-refusals are diagnosed only for a
 					// provider code known to be about the token or app.
