@@ -475,7 +475,5 @@ var builtinTriggers = map[string]string{
 	CauseServerUnavailable:   "a labeled endpoint answers 502, 503, 504 or 520-530",
 	CauseRateLimited:         "a labeled endpoint answers 429",
 	CauseRefusalUnexplained:  "any 401, 403 or 407 (labeled or not) that no rule and no wording explains",
-	CauseNetworkBlock:        "the wording classifier (firewall, filtering, blocked...), also on a labeled 2xx or 5xx page",
-	CausePermissionDenied:    "the wording classifier (permission, not allowed, not authorized, access denied...)",
-	CauseAPIKeyInvalid:       "the wording classifier (API key, subscription key)",
+	CauseNetworkBlock:        "a response header named after a web application firewall (x-amzn-waf-action, X-Waf-Event...) on a failure or a 202, when no rule recognised the response",
 }
