@@ -561,32 +561,28 @@ func finish(x *flow.Exchange, f *facts, d *flow.Diagnosis) {
 	d.Summary = scrubWith(secrets, []string{d.Summary})[0]
 }
 
-// networkEvidence puts first, after the status, a line naming what makes a
-// network diagnosis a network one: an intermediary's header, cookie, body
-// or status-line signature, a provider code for an IP allowlist, network
-// wording, a 407, or a body no OAuth server sends on a back-channel
+// networkEvidence marks the evidence line that makes a network diagnosis
+// a network one ("network evidence: …"): an intermediary's header, cookie,
+// body or status-line signature, a provider code or description naming a
+// network restriction, network wording. Without such a line it adds one
+// for a 407 or for a body no OAuth server sends on a back-channel
 // endpoint. Only those count; the absence of an OAuth error alone does not.
 func networkEvidence(f *facts, ev []string) []string {
-	what := ""
-	for _, e := range ev[1:] {
-		switch {
-		case strings.HasPrefix(e, "header "), strings.HasPrefix(e, "cookie "), strings.HasPrefix(e, "status line"):
-			what = "intermediary signature: " + e
-		case strings.HasPrefix(e, "body: "), strings.HasPrefix(e, "body is empty"):
-			what = "block-page signature: " + e
-		case strings.HasPrefix(e, "wording "):
-			what = "network wording: " + e
-		case strings.HasPrefix(e, "upstream error"):
-			what = "no response: " + e
-		case strings.HasPrefix(e, "errcode="), strings.HasPrefix(e, "AADSTS"), strings.HasPrefix(e, "error_description: "):
-			what = "the server names a network restriction: " + e
+	for i, e := range ev {
+		if i == 0 {
+			continue // the status
 		}
-		if what != "" {
-			break
+		for _, p := range []string{"header ", "cookie ", "status line", "body: ", "body is empty", "wording ", "upstream error",
+			"errcode=", "AADSTS", "error_description: "} {
+			if strings.HasPrefix(e, p) {
+				out := append([]string(nil), ev...)
+				out[i] = "network evidence: " + e
+				return out
+			}
 		}
 	}
+	what := ""
 	switch {
-	case what != "":
 	case f.status == 407:
 		what = "status 407: a proxy between the client and the server asks for credentials"
 		if v := f.header.Get("Proxy-Authenticate"); v != "" {

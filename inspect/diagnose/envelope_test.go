@@ -68,7 +68,7 @@ Time:2024-01-01T00:00:00.0000000Z</Message></Error>`),
 		{"prose: the authorization code was invalid", exchange(flow.LabelToken, tokenURL, 400, jsonCT, `{"code":400,"message":"The authorization code was invalid"}`),
 			flow.CategoryGrant, CauseCodeInvalid, `authorization code`},
 		{"prose: IP address is not allowed", exchange(flow.LabelToken, tokenURL, 403, jsonCT, `{"status":403,"message":"IP address is not allowed"}`),
-			flow.CategoryNetwork, CauseIPNotAllowlisted, `network evidence: network wording`},
+			flow.CategoryNetwork, CauseIPNotAllowlisted, `network evidence: wording "IP"`},
 		{"JSONP with a provider message", exchange(flow.LabelAuthorize, "https://as.example/authorize", 200, "Content-Type: application/javascript", `cb({"ret":-1,"msg":"redirect uri is illegal"});`),
 			flow.CategoryClientConfig, CauseRedirectURIMismatch, `redirect`},
 		{"SOAP fault", exchange(flow.LabelToken, tokenURL, 401, "Content-Type: text/xml", `<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault><faultcode>soap:Client</faultcode><faultstring>Invalid client credentials</faultstring></soap:Fault></soap:Body></soap:Envelope>`),
@@ -155,8 +155,8 @@ func TestNoNetworkWithoutEvidence(t *testing.T) {
 		for _, status := range []int{200, 400, 401, 403, 404, 429} {
 			for _, label := range []flow.Label{flow.LabelToken, flow.LabelNone, flow.LabelUserinfo} {
 				d := Diagnose(exchange(label, tokenURL, status, jsonCT, body))
-				if d != nil && d.Category == flow.CategoryNetwork && !anyContains(d.Evidence, "network evidence: network wording") &&
-					!anyContains(d.Evidence, "network evidence: the server names a network restriction") {
+				if d != nil && d.Category == flow.CategoryNetwork && !anyContains(d.Evidence, "network evidence: wording") &&
+					!anyContains(d.Evidence, "network evidence: errcode=") {
 					t.Errorf("%s %d %s: got network (%s, %q) without a gateway signal", label, status, body, d.Cause, d.Evidence)
 				}
 			}

@@ -215,8 +215,10 @@ func wordFrom(from string) string {
 	return "error message"
 }
 
+// lowerFirst lower-cases a title's first letter, unless it starts an
+// acronym ("API key").
 func lowerFirst(s string) string {
-	if s == "" {
+	if len(s) < 2 || (s[1] >= 'A' && s[1] <= 'Z') {
 		return s
 	}
 	return strings.ToLower(s[:1]) + s[1:]
