@@ -52,7 +52,9 @@ var wordRules = []WordRule{
 	{ID: "words-missing-parameter", Words: `(missing|no|absent|required) (the )?(required )?(\w+ )?(parameter|argument|field|header|code|grant.?type|client.?id)\b|parameter.{0,20}(missing|absent|required)|缺少|缺失`, Cause: CauseInvalidRequest},
 	{ID: "words-code-used", Words: `(already|been|was) (used|redeemed|exchanged)|used (more than )?once|已(被)?使用`, Cause: CauseCodeReused},
 	{ID: "words-code-expired", Words: `code.{0,30}expired|expired.{0,20}code|授权码.{0,10}过期`, Cause: CauseCodeExpired},
-	{ID: "words-code", Words: `authori[sz]ation.?code|auth.?code|verification code|\bcode\b|授权码`, Cause: CauseCodeInvalid},
+	// "code" alone is too common ("error code: 1020", "status code"): it
+	// needs a qualifier.
+	{ID: "words-code", Words: `authori[sz]ation.?code|auth.?code|verification code|(invalid|expired|wrong|bad|unknown|the|this|your) code\b|\bcode (is |was |has )?(invalid|not valid|not found|unknown|incorrect|wrong)|授权码`, Cause: CauseCodeInvalid},
 	{ID: "words-access-token", Words: `(access|bearer|id|oauth|auth\w*).?token.{0,40}(invalid|expired|revoked|malformed|signature|not valid)|(invalid|expired|revoked|malformed|bad) (access |bearer |oauth )*token|token.{0,20}(expired|revoked|invalid|not valid|not active|rejected)|令牌.{0,10}(无效|过期)`, Cause: CauseAccessTokenInvalid},
 	{ID: "words-api-key", Words: `api.?key|subscription.?key|access.?key|apikey`, Cause: CauseAPIKeyInvalid},
 	{ID: "words-secret", Words: `secret|密钥|秘钥`, Cause: CauseInvalidClientSecret},
