@@ -37,11 +37,7 @@ func (f *facts) fromForm(v url.Values) {
 			m[k] = vs[0]
 		}
 	}
-	hadDesc := len(f.descs)
-	f.fromJSON(m)
-	if len(f.descs) > hadDesc && f.errCode == "" && len(f.codes) == 0 {
-		f.message = true
-	}
+	f.fromJSON(m) // also sets message for a message without a code
 }
 
 var formKeyRE = regexp.MustCompile(`(?:^|&)(?:error|oauth_problem|errcode|error_code|errmsg|message|error_message)=`)

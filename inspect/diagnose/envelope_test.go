@@ -165,3 +165,18 @@ func TestNoNetworkWithoutEvidence(t *testing.T) {
 		}
 	}
 }
+
+func TestIsStatusText(t *testing.T) {
+	tests := []struct {
+		s    string
+		want bool
+	}{
+		{"Forbidden", true}, {"403 Forbidden", true}, {"Error 401 - Unauthorized", true}, {"HTTP 403: Access Denied.", true},
+		{"error", true}, {"Forbidden: IP not allowed", false}, {"rate limited", false}, {"403", false},
+	}
+	for _, tt := range tests {
+		if got := isStatusText(tt.s); got != tt.want {
+			t.Errorf("isStatusText(%q) = %v, want %v", tt.s, got, tt.want)
+		}
+	}
+}

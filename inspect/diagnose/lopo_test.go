@@ -173,3 +173,21 @@ func generalisationMarkdown(plain, lopo accuracy) string {
 	}
 	return b.String()
 }
+
+// TestProvidersTagged: a rule named after a provider or gateway names it in
+// Providers, or the leave-one-provider-out measure would keep it.
+func TestProvidersTagged(t *testing.T) {
+	for _, r := range rules {
+		prefix, _, _ := strings.Cut(r.ID, "-")
+		if _, ok := caseProviderPrefixes[prefix]; !ok {
+			continue
+		}
+		found := false
+		for _, p := range r.Providers {
+			found = found || p == prefix || (prefix == "waf" && p == "modsecurity")
+		}
+		if !found {
+			t.Errorf("rule %s: Providers %q does not name %q", r.ID, r.Providers, prefix)
+		}
+	}
+}

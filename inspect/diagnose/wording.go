@@ -101,14 +101,16 @@ var statusWords = map[string]bool{
 	"proxy authentication required": true, "not authorized": true, "unauthorised": true, "denied": true,
 }
 
+// statusPrefixRE matches what precedes a reason phrase: "403 ",
+// "Error 401 - ", "HTTP 403: ".
+var statusPrefixRE = regexp.MustCompile(`^(?:(?:http|error)\s*)?(?:\d{3}\s*[-:.]?\s*)?`)
+
 func isStatusText(s string) bool {
 	l := strings.ToLower(strings.Trim(strings.TrimSpace(s), ".!"))
 	if statusWords[l] {
 		return true
 	}
-	// "403 Forbidden", "Error 401 - Unauthorized"
-	l = strings.TrimLeft(l, "error 0123456789-:.")
-	return statusWords[strings.TrimSpace(l)]
+	return statusWords[strings.TrimSpace(statusPrefixRE.ReplaceAllString(l, ""))]
 }
 
 // messages returns what the classifier reads: the error code as words,
