@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/oauthproxy/oauthproxy/flow"
@@ -82,3 +83,30 @@ var cloudflarePage = `<!DOCTYPE html>
   </div>
 </body>
 </html>`
+
+// BenchmarkNoDiagnosis: successful exchanges that still reach Diagnose
+// (labeled ones: inspect skips parsed token successes): an authorization
+// endpoint's 43 KiB login page and a discovery document. Neither may be
+// diagnosed, and the wording classifier must not run on them.
+func BenchmarkNoDiagnosis(b *testing.B) {
+	page := "<!DOCTYPE html><html><head><title>Sign in to your account</title><script>" + strings.Repeat("var a = function(){ return 1 };\n", 600) +
+		"</script></head><body><h1>Sign in</h1><form>" + strings.Repeat("<div class=\"x\"><input name=\"a\" type=\"text\"/></div>\n", 500) + "</form></body></html>"
+	benches := []struct {
+		name string
+		x    *flow.Exchange
+	}{
+		{"login page", exchange(flow.LabelAuthorize, "https://as.example/authorize", 200, htmlCT, page)},
+		{"discovery JSON", exchange(flow.LabelDiscovery, "https://as.example/.well-known/openid-configuration", 200, jsonCT, `{"issuer":"https://as.example","token_endpoint":"https://as.example/token"}`)},
+	}
+	for _, bb := range benches {
+		if d := Diagnose(bb.x); d != nil {
+			b.Fatalf("%s: diagnosed as %s", bb.name, d.Cause)
+		}
+		b.Run(bb.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Diagnose(bb.x)
+			}
+		})
+	}
+}

@@ -155,8 +155,8 @@ var (
 // pageScan bounds how much of a page pageTexts reads.
 const pageScan = 16 << 10
 
-// pageTexts returns the title, the first headings and the leading visible
-// text of an HTML or text body (at most a few hundred bytes each), made on
+// pageTexts returns the title and first headings of an HTML body, or the
+// leading text of a text body (at most a few hundred bytes each), made on
 // first use: pages are read only when no rule recognised the response.
 func (f *facts) pageTexts() []message {
 	if f.pageDone {
@@ -173,9 +173,9 @@ func (f *facts) pageTexts() []message {
 		}
 		return f.page
 	}
-	add := func(from, raw string, n int) {
+	add := func(from, raw string) {
 		t := cleanText(tagRE.ReplaceAllString(raw, " "))
-		if t == "" || len(f.page) >= 6 {
+		if t == "" || len(f.page) >= 4 {
 			return
 		}
 		for _, p := range f.page {
@@ -183,18 +183,33 @@ func (f *facts) pageTexts() []message {
 				return
 			}
 		}
-		f.page = append(f.page, message{from: from, text: shorten(t, n)})
+		f.page = append(f.page, message{from: from, text: shorten(t, maxText)})
 	}
 	if m := titleRE.FindStringSubmatch(s); m != nil {
-		add("page title", m[1], maxText)
+		add("page title", m[1])
 	}
 	for _, m := range headingRE.FindAllStringSubmatch(s, 3) {
-		add("page heading", m[1], maxText)
+		add("page heading", m[1])
 	}
-	body := scriptRE.ReplaceAllString(s, " ")
-	body = titleRE.ReplaceAllString(body, " ")
-	add("page text", body, 600)
 	return f.page
+}
+
+// pageBody returns the leading visible text of an HTML page (scripts,
+// styles, comments and the title removed), made on first use; it is read
+// only for failures, after the title and headings.
+func (f *facts) pageBody() (message, bool) {
+	if f.kind != kindHTML {
+		return message{}, false
+	}
+	if !f.bodyDone {
+		f.bodyDone = true
+		s := scriptRE.ReplaceAllString(head2(f.body, pageScan), " ")
+		s = titleRE.ReplaceAllString(s, " ")
+		if t := cleanText(tagRE.ReplaceAllString(s, " ")); t != "" {
+			f.bodyText = shorten(t, 600)
+		}
+	}
+	return message{from: "page text", text: f.bodyText}, f.bodyText != ""
 }
 
 var errorTitleRE = regexp.MustCompile(`(?i)\berror\b|错误|出错`)

@@ -180,3 +180,14 @@ func TestIsStatusText(t *testing.T) {
 		}
 	}
 }
+
+func TestErrorLabelled(t *testing.T) {
+	for _, s := range []string{"error: invalid_grant", "error 400: redirect_uri_mismatch", "error=access_denied", "error  \n 403 = x", "x error:"} {
+		if pageErrRE.MatchString(s+"_y") && !errorLabelled(strings.ToLower(s)) {
+			t.Errorf("errorLabelled(%q) = false, but pageErrRE matches", s)
+		}
+	}
+	if errorLabelled("var error = 1;"[:9]) || errorLabelled("<div class=error-box>") {
+		t.Error("errorLabelled accepts text without a colon or equals sign after error")
+	}
+}

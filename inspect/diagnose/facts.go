@@ -64,6 +64,9 @@ type facts struct {
 	// body, made on first use by pageTexts.
 	page     []message
 	pageDone bool
+	// bodyText is the leading visible text of an HTML page (pageBody).
+	bodyText string
+	bodyDone bool
 
 	challenge    bool // WWW-Authenticate carries a Bearer/DPoP/OAuth challenge
 	challengeErr bool // ... with an error code
@@ -82,13 +85,35 @@ type facts struct {
 	lowerDone bool
 }
 
-// mayContain reports whether the body contains one of lits (lower case),
-// ignoring case.
-func (f *facts) mayContain(lits []string) bool {
+// lowerBody returns the body in lower case, made on first use.
+func (f *facts) lowerBody() string {
 	if !f.lowerDone {
 		f.lower = strings.ToLower(f.body)
 		f.lowerDone = true
 	}
+	return f.lower
+}
+
+// errorLabelled is a cheap necessary condition for pageErrRE: "error",
+// then optionally white space and a three-digit status, then ':' or '='.
+func errorLabelled(lower string) bool {
+	for rest := lower; ; {
+		i := strings.Index(rest, "error")
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len("error"):]
+		t := strings.TrimLeft(rest, " \t\r\n\v\f0123456789")
+		if t != "" && (t[0] == ':' || t[0] == '=') {
+			return true
+		}
+	}
+}
+
+// mayContain reports whether the body contains one of lits (lower case),
+// ignoring case.
+func (f *facts) mayContain(lits []string) bool {
+	f.lowerBody()
 	for _, l := range lits {
 		if strings.Contains(f.lower, l) {
 			return true
@@ -521,11 +546,14 @@ func (f *facts) fromPage() {
 		return
 	}
 	text := head2(f.body, maxInspect)
-	if browser {
+	if browser && f.mayContain([]string{`name="error"`, `name='error'`}) {
 		if m := formPostRE.FindStringSubmatch(text); m != nil {
 			f.setError(m[1], "form_post page")
 			return
 		}
+	}
+	if !errorLabelled(f.lowerBody()) {
+		return // no "error: x" or "error 400 = x" anywhere: skip the scan
 	}
 	for _, m := range pageErrRE.FindAllStringSubmatch(text, 8) {
 		if knownErrors[strings.ToLower(m[1])] {
@@ -535,7 +563,11 @@ func (f *facts) fromPage() {
 			}
 			if !browser {
 				// The page's own words describe the error.
-				for _, p := range f.pageTexts() {
+				texts := f.pageTexts()
+				if b, ok := f.pageBody(); ok {
+					texts = append(texts[:len(texts):len(texts)], b)
+				}
+				for _, p := range texts {
 					t := strings.TrimSpace(strings.Replace(p.text, m[0], "", 1))
 					if t != "" && !isStatusText(t) && !strings.EqualFold(t, m[1]) {
 						f.addDesc(t)

@@ -153,6 +153,11 @@ func (f *facts) messages(text bool) []message {
 			add(p.from, p.text)
 		}
 	}
+	if text {
+		if p, ok := f.pageBody(); ok {
+			add(p.from, p.text)
+		}
+	}
 	return ms
 }
 
