@@ -30,6 +30,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oauthproxy/oauthproxy/capture"
@@ -77,6 +78,7 @@ type Options struct {
 
 // Server is the UI: a flow.Sink and an http.Handler.
 type Server struct {
+	mu    sync.Mutex // guards the opts that SetTitle and SetReplayed change
 	opts  Options
 	store *Store
 	hub   *hub
@@ -110,6 +112,22 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("GET /api/events", s.serveEvents)
 	s.mux.HandleFunc("POST /api/resend", s.serveResend)
 	return s
+}
+
+// SetTitle names the live session by the address the proxy listens on,
+// once it is known (the listen flag may say port 0).
+func (s *Server) SetTitle(addr string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.Title, s.opts.ProxyAddr = addr, addr
+}
+
+// SetReplayed sets where re-sent exchanges go (see Options.Replayed); the
+// pipeline that feeds the Server is built after it.
+func (s *Server) SetReplayed(sink flow.Sink) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.Replayed = sink
 }
 
 // Store returns the ring.
@@ -156,7 +174,11 @@ type State struct {
 }
 
 func (s *Server) serveState(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, State{Mode: s.opts.Mode, Title: s.opts.Title, ProxyAddr: s.opts.ProxyAddr, Stats: s.store.Stats(), Resend: s.opts.ReplayClient != nil, PageSize: PageSize})
+	s.mu.Lock()
+	st := State{Mode: s.opts.Mode, Title: s.opts.Title, ProxyAddr: s.opts.ProxyAddr, Resend: s.opts.ReplayClient != nil, PageSize: PageSize}
+	s.mu.Unlock()
+	st.Stats = s.store.Stats()
+	writeJSON(w, st)
 }
 
 // queryOf reads the filter parameters of a request.
@@ -414,8 +436,11 @@ func (s *Server) serveResend(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if s.opts.Replayed != nil {
-		s.opts.Replayed.Handle(nx)
+	s.mu.Lock()
+	next := s.opts.Replayed
+	s.mu.Unlock()
+	if next != nil {
+		next.Handle(nx)
 	} else {
 		s.Handle(nx)
 	}
