@@ -350,7 +350,7 @@ func compare(xs []*flow.Exchange) *Comparison {
 			add("scope", sc, granted, "token response")
 		}
 	}
-	if n := q.Get("nonce"); n != "" {
+	if n := q.Get("nonce"); n != "" && claims != nil {
 		tn, _ := claims["nonce"].(string)
 		add("nonce", n, tn, "id_token")
 	}

@@ -56,7 +56,7 @@ async function loadState() {
   state.resend = s.resend;
   state.seen = s.stats.seen;
   $('title').textContent = s.mode === 'file' ? s.title : 'live · ' + s.title;
-  $('stats').textContent = `${s.stats.exchanges} exchanges · ${(s.stats.bytes / 1048576).toFixed(1)} of ${(s.stats.max_bytes / 1048576).toFixed(0)} MiB` + (s.stats.evicted ? ` · ${s.stats.evicted} older ones dropped` : '');
+  $('stats').textContent = `${s.stats.exchanges} exchanges · ${s.stats.bytes < 1048576 ? (s.stats.bytes / 1024).toFixed(0) + ' KiB' : (s.stats.bytes / 1048576).toFixed(1) + ' MiB'} of ${(s.stats.max_bytes / 1048576).toFixed(0)} MiB` + (s.stats.evicted ? ` · ${s.stats.evicted} older ones dropped` : '');
   const empty = s.stats.seen === 0;
   $('empty').hidden = !empty;
   $('main').hidden = empty;
