@@ -110,6 +110,14 @@ func waitJS(t *testing.T, ctx context.Context, what, expr string) {
 	}
 }
 
+// click clicks the first element matching a CSS selector, looked up and
+// clicked in one step: live updates redraw the lists, so a node found in
+// one round trip may be gone in the next.
+func click(t *testing.T, ctx context.Context, what, selector string) {
+	t.Helper()
+	waitJS(t, ctx, what, fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e) return false; e.dispatchEvent(new MouseEvent('click', {bubbles: true})); return true; })()`, selector))
+}
+
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	if !*updateScreens {
@@ -196,16 +204,16 @@ func TestUILive(t *testing.T) {
 		{"waf-cloudflare", "network/waf-cloudflare", "network/waf-cloudflare", "ui-waf-403.png"},
 	} {
 		if traced {
-			runIn(t, ctx, "select the login with "+c.badge, chromedp.Click(fmt.Sprintf(`#logins li:has([data-badge$=%q])`, c.badge), chromedp.ByQuery))
+			click(t, ctx, "select the login with "+c.badge, fmt.Sprintf(`#logins li:has([data-badge$=%q])`, c.badge))
 		} else {
-			runIn(t, ctx, "select the other lane", chromedp.Click(`#logins li[data-login="other"]`, chromedp.ByQuery))
+			click(t, ctx, "select the other lane", `#logins li[data-login="other"]`)
 		}
 		// The row of the failing exchange carries the badge.
 		waitJS(t, ctx, "the exchange row badge "+c.badge, fmt.Sprintf(`document.querySelector('#rows tbody [data-badge$=%q]') !== null`, c.badge))
 		// The diagram marks the failing step red with its finding id.
 		sel := fmt.Sprintf(`#seq g.step.fail[data-finding=%q]`, c.finding)
 		waitJS(t, ctx, "the failing step "+c.finding, fmt.Sprintf(`(() => { const g = document.querySelector('%s'); return g !== null && g.textContent.includes(%q) && getComputedStyle(g.querySelector('line')).stroke === 'rgb(198, 40, 40)'; })()`, sel, c.finding))
-		runIn(t, ctx, "open the failing step", chromedp.Click(sel+" text", chromedp.ByQuery))
+		click(t, ctx, "open the failing step", sel+" text")
 		waitJS(t, ctx, "the diagnosis of "+c.finding, fmt.Sprintf(`(() => { const d = document.getElementById('diagnosis'); return d !== null && d.innerText.includes(%q) && d.querySelector('.summary').innerText.length > 20; })()`, c.diagnosis))
 		var summary string
 		runIn(t, ctx, "read the diagnosis", chromedp.Text(`#diagnosis .summary`, &summary, chromedp.ByQuery))

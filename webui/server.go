@@ -49,8 +49,10 @@ const (
 	// a request may ask for.
 	PageSize    = 100
 	MaxPageSize = 500
-	// MaxLoginRows bounds the exchanges of one login that the diagram gets.
-	MaxLoginRows = 2000
+	// MaxLoginRows bounds the exchanges of one login that the diagram gets
+	// (the most recent ones): a login has a dozen, the other lane may have
+	// thousands.
+	MaxLoginRows = 300
 	// heartbeat keeps an idle event stream (and its proxies) open.
 	heartbeat = 20 * time.Second
 )

@@ -76,7 +76,11 @@ async function loadLogins() {
     onclick: () => selectLogin(l.id),
   }, badge(l.badge), el('b', {text: l.title}), el('div', {class: 'steps', text: `${l.count} exchanges` + (l.failed ? `, ${l.failed} failed` : '') + (l.steps ? ' · ' + l.steps.join(' → ') : '')}))));
   pager($('logins-pager'), data.total, data.offset, data.limit, (o) => { state.loginsOffset = o; loadLogins(); });
-  if (!state.login && data.logins.length) selectLogin(data.logins[0].id);
+  if (!state.login && data.logins.length) {
+    await selectLogin(data.logins[0].id);
+    return true;
+  }
+  return false;
 }
 
 function pager(box, total, offset, limit, go) {
@@ -118,7 +122,8 @@ async function loadLogin() {
   p.delete('hide_other');
   p.set('id', state.login);
   const v = await getJSON('api/login', p);
-  $('login-title').textContent = state.login === 'other' ? 'Other traffic (no login)' : 'Login ' + state.login;
+  $('login-title').textContent = (state.login === 'other' ? 'Other traffic (no login)' : 'Login ' + state.login) +
+    (v.total > v.rows.length ? ` — diagram of the last ${v.rows.length} of ${v.total} exchanges` : '');
   drawDiagram(v.rows);
   drawComparison(v.comparison);
 }
@@ -351,8 +356,8 @@ function scheduleRefresh() {
 async function refresh() {
   await loadState();
   if ($('main').hidden) return;
-  await loadLogins();
-  if (state.login) await Promise.all([loadLogin(), loadRows()]);
+  // loadLogins selects the first login when none is, which loads it.
+  if (!(await loadLogins()) && state.login) await Promise.all([loadLogin(), loadRows()]);
 }
 
 function connect() {
@@ -375,8 +380,7 @@ async function onFilter() {
   const t0 = performance.now();
   state.loginsOffset = 0;
   state.rowsOffset = 0;
-  await loadLogins();
-  if (state.login) await Promise.all([loadLogin(), loadRows()]);
+  if (!(await loadLogins()) && state.login) await Promise.all([loadLogin(), loadRows()]);
   perf.lastFilter = performance.now() - t0;
   document.body.dataset.filterDone = String(Date.now());
 }
