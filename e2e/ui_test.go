@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,10 +168,14 @@ func TestUILive(t *testing.T) {
 	t.Logf("first paint (empty session): %.0f ms after navigation start", firstPaint)
 	waitJS(t, ctx, "the empty state", `!document.getElementById('empty').hidden && document.getElementById('empty').innerText.includes('oauthproxy env')`)
 
+	// A follower of the event stream from the start, for the canary check.
+	events := followEvents(t, base)
+
 	// Login 1: a code redeemed twice.
 	s := newSession(t, p, px)
 	ac := s.authorize()
-	if _, err := s.exchange(ac); err != nil {
+	tok, err := s.exchange(ac)
+	if err != nil {
 		t.Fatalf("Exchange: %v", err)
 	}
 	var re *oauth2.RetrieveError
@@ -228,14 +233,95 @@ func TestUILive(t *testing.T) {
 	runIn(t, ctx, "read timings", chromedp.Evaluate(`window.oauthproxyPerf.lastFilter`, &filter))
 	t.Logf("filter change: %.0f ms from the search request to the redrawn lists (after the page's 150 ms typing debounce)", filter)
 
-	// No secret of the session in what the page holds.
-	var html string
-	runIn(t, ctx, "read the page", chromedp.OuterHTML("html", &html, chromedp.ByQuery))
-	for name, secret := range map[string]string{"client secret": p.ClientSecret, "code": ac.Code, "code 2": ac2.Code, "verifier": ac.Verifier, "password": p.Password} {
-		if strings.Contains(html, secret) {
-			t.Errorf("the page holds the raw %s", name)
+	// Hops fold into one arrow that unfolds on a click.
+	runIn(t, ctx, "clear the search", chromedp.Evaluate(`(() => { const q = document.getElementById('q'); q.value = ''; q.dispatchEvent(new Event('input')); document.getElementById('f-failed').checked = false; document.getElementById('f-failed').dispatchEvent(new Event('change')); })()`, nil))
+	waitJS(t, ctx, "a folded hop arrow", `document.querySelector('#seq line.fold') !== null`)
+	var before, after int
+	runIn(t, ctx, "count steps", chromedp.Evaluate(`document.querySelectorAll('#seq g.step').length`, &before))
+	click(t, ctx, "unfold the hops", `#seq g.step:has(line.fold) text`)
+	waitJS(t, ctx, "the unfolded hops", fmt.Sprintf(`document.querySelectorAll('#seq g.step').length > %d`, before))
+	runIn(t, ctx, "count steps", chromedp.Evaluate(`document.querySelectorAll('#seq g.step').length`, &after))
+	t.Logf("diagram: %d steps folded, %d unfolded", before, after)
+
+	// No secret of the session in the page, its event stream, a downloaded
+	// HAR or a copied curl.
+	idToken, _ := tok.Extra("id_token").(string)
+	secrets := map[string]string{"client secret": p.ClientSecret, "code": ac.Code, "code 2": ac2.Code, "verifier": ac.Verifier, "verifier 2": ac2.Verifier,
+		"password": p.Password, "access token": tok.AccessToken, "refresh token": tok.RefreshToken, "id token": idToken, "session cookie": p.SessionCookie}
+	for name, v := range secrets {
+		if len(v) < 8 {
+			t.Fatalf("the %s is %q: too short to be a canary", name, v)
 		}
 	}
+	var html string
+	runIn(t, ctx, "read the page", chromedp.OuterHTML("html", &html, chromedp.ByQuery))
+	served := map[string]string{"the page": html, "the event stream": events(), "the session HAR": httpGet(t, base+"api/har")}
+	var page struct {
+		Rows []struct {
+			ID string `json:"id"`
+		} `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(httpGet(t, base+"api/exchanges?limit=500")), &page); err != nil || len(page.Rows) < 10 {
+		t.Fatalf("exchanges: %v, %d rows", err, len(page.Rows))
+	}
+	for _, r := range page.Rows {
+		served["curl of "+r.ID] = httpGet(t, base+"api/curl?id="+r.ID)
+		served["detail of "+r.ID] = httpGet(t, base+"api/exchange?id="+r.ID)
+	}
+	for where, body := range served {
+		for name, v := range secrets {
+			if strings.Contains(body, v) {
+				t.Errorf("%s holds the raw %s", where, name)
+			}
+		}
+	}
+	if !strings.Contains(served["the event stream"], "event: x") {
+		t.Errorf("the event stream carried no exchange:\n%.500s", served["the event stream"])
+	}
+}
+
+// followEvents reads the UI's event stream in the background; the
+// returned function gives what arrived so far.
+func followEvents(t *testing.T, base string) func() string {
+	t.Helper()
+	resp, err := http.Get(base + "api/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	var mu sync.Mutex
+	var buf strings.Builder
+	go func() {
+		b := make([]byte, 32<<10)
+		for {
+			n, err := resp.Body.Read(b)
+			mu.Lock()
+			buf.Write(b[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.String()
+	}
+}
+
+func httpGet(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %v", u, resp.StatusCode, err)
+	}
+	return string(b)
 }
 
 // rowsHaveLogins reports whether the API groups the failing exchanges by login.
