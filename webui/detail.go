@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -219,6 +220,42 @@ func decodeJWT(tok string, x *flow.Exchange) (JWT, bool) {
 		}
 	}
 	return j, true
+}
+
+// nonceChecks adds to every ID token of d a check of its nonce against the
+// nonce of the last authorize request of the login (xs, oldest first)
+// that came before the exchange.
+func nonceChecks(d *Detail, xs []*flow.Exchange) {
+	var nonce string
+	for _, x := range xs {
+		if x.ID == d.Row.ID {
+			break
+		}
+		if x.OAuth.Label == flow.LabelAuthorize && x.Request.URL != nil {
+			nonce = x.Request.URL.Query().Get("nonce")
+		}
+	}
+	if nonce == "" {
+		return
+	}
+	for i := range d.JWTs {
+		j := &d.JWTs[i]
+		if !strings.HasSuffix(j.Where, "id_token") {
+			continue
+		}
+		var claims struct {
+			Nonce *string `json:"nonce"`
+		}
+		if json.Unmarshal(j.Claims, &claims) != nil {
+			continue
+		}
+		got := "(none)"
+		if claims.Nonce != nil {
+			got = strconv.Quote(*claims.Nonce)
+		}
+		j.Checks = append(j.Checks, JWTCheck{Claim: "nonce", OK: claims.Nonce != nil && *claims.Nonce == nonce,
+			Text: fmt.Sprintf("nonce %s, the login's authorize request sent %q", got, nonce)})
+	}
 }
 
 func audiences(v any) []string {

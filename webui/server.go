@@ -267,7 +267,12 @@ func (s *Server) serveExchange(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "webui: no such exchange (it may have left the ring)")
 		return
 	}
-	writeJSON(w, s.detail(x, row))
+	d := s.detail(x, row)
+	if row.Login != "" {
+		// The nonce of an ID token is checked against its login's authorize request.
+		nonceChecks(&d, s.store.exchanges(Query{Login: row.Login}, MaxLoginRows))
+	}
+	writeJSON(w, d)
 }
 
 func (s *Server) serveCurl(w http.ResponseWriter, r *http.Request) {

@@ -419,9 +419,7 @@ func sizeOf(e *entry) int64 {
 	x := e.x
 	n := int64(1024)
 	n += int64(len(x.Request.Body.Data)) + headerBytes(x.Request.Header)
-	if x.Request.URL != nil {
-		n += 2 * int64(len(x.Request.URL.String()))
-	}
+	n += 2 * int64(len(e.row.URL)) // the URL and its redacted copy
 	if r := x.Response; r != nil {
 		n += int64(len(r.Body.Data)) + headerBytes(r.Header) + headerBytes(r.Trailer)
 	}
@@ -435,7 +433,7 @@ func sizeOf(e *entry) int64 {
 			n += int64(len(s)) + 16
 		}
 	}
-	n += int64(len(e.row.URL)+len(e.row.Host)+len(e.row.Path)) + int64(len(e.row.Findings))*48
+	n += int64(len(e.row.Host)+len(e.row.Path)) + int64(len(e.row.Findings))*48
 	return n
 }
 

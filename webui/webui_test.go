@@ -250,6 +250,18 @@ func TestDetail(t *testing.T) {
 	if ok, found := checks["aud"]; !found || !ok {
 		t.Errorf("checks %+v, want a passing aud check", idt.Checks)
 	}
+	if ok, found := checks["nonce"]; !found || !ok {
+		t.Errorf("checks %+v, want a passing nonce check against the login's authorize request", idt.Checks)
+	}
+	// The same ID token after an authorize request with another nonce.
+	other := xchg("GET", "https://login.example.test/oauth2/authorize?client_id=app-1&nonce=another", 302)
+	other.OAuth.Label = flow.LabelAuthorize
+	d.JWTs = []JWT{*idt}
+	d.JWTs[0].Checks = nil
+	nonceChecks(&d, []*flow.Exchange{other, xs[4]})
+	if c := d.JWTs[0].Checks; len(c) != 1 || c[0].OK || !strings.Contains(c[0].Text, `"another"`) {
+		t.Errorf("nonce mismatch: checks %+v, want one failing nonce check", c)
+	}
 	if code, _ := fetch(t, hs, "/api/exchange?id=nope"); code != 404 {
 		t.Errorf("unknown id: %d, want 404", code)
 	}

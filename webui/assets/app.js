@@ -122,8 +122,9 @@ async function loadLogin() {
   p.delete('hide_other');
   p.set('id', state.login);
   const v = await getJSON('api/login', p);
-  $('login-title').textContent = (state.login === 'other' ? 'Other traffic (no login)' : 'Login ' + state.login) +
-    (v.total > v.rows.length ? ` — diagram of the last ${v.rows.length} of ${v.total} exchanges` : '');
+  $('login-title').replaceChildren((state.login === 'other' ? 'Other traffic (no login)' : 'Login ' + state.login) +
+    (v.total > v.rows.length ? ` — diagram of the last ${v.rows.length} of ${v.total} exchanges` : '') + ' ',
+  el('a', {class: 'small', id: 'dl-login', href: 'api/har?login=' + encodeURIComponent(state.login), download: '', text: 'download as HAR'}));
   drawDiagram(v.rows);
   drawComparison(v.comparison);
 }
@@ -366,6 +367,8 @@ function connect() {
   es.addEventListener('open', () => $('live').classList.remove('off'));
   es.addEventListener('error', () => $('live').classList.add('off'));
   es.addEventListener('x', () => scheduleRefresh());
+  // Sent on every (re)connection: whatever happened while disconnected.
+  es.addEventListener('hello', () => scheduleRefresh());
   es.addEventListener('missed', (ev) => {
     const m = $('missed');
     const n = (parseInt(m.dataset.n || '0', 10) + parseInt(ev.data, 10));
