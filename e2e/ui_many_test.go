@@ -92,13 +92,10 @@ func TestUIManyExchanges(t *testing.T) {
 
 	runIn(t, ctx, "open the page", chromedp.Navigate(base))
 	waitJS(t, ctx, "the page to load", `document.body.dataset.ready === '1' && document.querySelectorAll('#rows tbody tr').length > 0`)
-	var firstPaint float64
-	var rows, logins, steps int
-	runIn(t, ctx, "read the page",
-		chromedp.Evaluate(`window.oauthproxyPerf.firstPaint`, &firstPaint),
-		chromedp.Evaluate(`document.querySelectorAll('#rows tbody tr').length`, &rows),
-		chromedp.Evaluate(`document.querySelectorAll('#logins li').length`, &logins),
-		chromedp.Evaluate(`document.querySelectorAll('#seq g.step').length`, &steps))
+	firstPaint := js[float64](t, ctx, "read timings", `window.oauthproxyPerf.firstPaint`)
+	rows := js[int](t, ctx, "count rows", `document.querySelectorAll('#rows tbody tr').length`)
+	logins := js[int](t, ctx, "count logins", `document.querySelectorAll('#logins li').length`)
+	steps := js[int](t, ctx, "count steps", `document.querySelectorAll('#seq g.step').length`)
 	if steps > webui.MaxLoginRows {
 		t.Errorf("the diagram draws %d steps, want at most %d", steps, webui.MaxLoginRows)
 	}
@@ -106,7 +103,7 @@ func TestUIManyExchanges(t *testing.T) {
 	if rows > st.PageSize || logins > 200 {
 		t.Errorf("the page holds %d rows and %d logins, want at most a page (%d rows, 200 logins)", rows, logins, st.PageSize)
 	}
-	runIn(t, ctx, "search", chromedp.Evaluate(`(() => { const q = document.getElementById('q'); q.value = 'invalid-client'; q.dispatchEvent(new Event('input')); })()`, nil))
+	search(t, ctx, "invalid-client")
 	// Only the refused token requests match.
 	var page webui.Page
 	getJSONURL(t, base+"api/exchanges?q=invalid-client", &page)
@@ -114,8 +111,7 @@ func TestUIManyExchanges(t *testing.T) {
 		t.Fatalf("search: %d matches, want %d", page.Total, refused)
 	}
 	waitJS(t, ctx, "the filtered list", fmt.Sprintf(`document.querySelectorAll('#rows tbody tr').length === %d`, page.Total))
-	var filter float64
-	runIn(t, ctx, "read timings", chromedp.Evaluate(`window.oauthproxyPerf.lastFilter`, &filter))
+	filter := js[float64](t, ctx, "read timings", `window.oauthproxyPerf.lastFilter`)
 	t.Logf("filter change over %d exchanges: %.0f ms from the search request to the redrawn lists", st.Stats.Exchanges, filter)
 }
 

@@ -75,38 +75,52 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("no-proxy-server", true),
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	// No timeout on this context: it would stop the browser. Waits are
+	// bounded by the polling timeout of waitJS.
 	ctx, cancelB := chromedp.NewContext(actx)
-	ctx, cancelC := context.WithTimeout(ctx, 2*waitTimeout)
 	t.Cleanup(func() {
 		_ = chromedp.Cancel(ctx) // closes the browser and waits for it
-		cancelC()
 		cancelB()
 		cancelA()
 		for i := 0; i < 5 && os.RemoveAll(profile) != nil; i++ {
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
-	if err := chromedp.Run(ctx); err != nil {
+	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
 	return ctx
 }
 
-// run runs browser actions and fails the test with what was being done.
-func runIn(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action) {
+// runIn runs browser actions and fails the test with what was being done.
+func runIn(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Run(ctx, actions...); err != nil {
+	if err := chromedp.Do(ctx, actions...); err != nil {
 		t.Fatalf("browser: %s: %v", what, err)
 	}
+}
+
+// js evaluates a JavaScript expression in the page and returns its value.
+func js[T any](t *testing.T, ctx context.Context, what, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("browser: %s: %v", what, err)
+	}
+	return v
+}
+
+// search types text into the search box (as one input event).
+func search(t *testing.T, ctx context.Context, text string) {
+	t.Helper()
+	js[bool](t, ctx, "search "+text, fmt.Sprintf(`(() => { const q = document.getElementById('q'); q.value = %q; q.dispatchEvent(new Event('input')); return true; })()`, text))
 }
 
 // waitJS polls a JavaScript expression until it is true.
 func waitJS(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
-	var ok bool
-	if err := chromedp.Run(ctx, chromedp.Poll(expr, &ok, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(waitTimeout))); err != nil {
-		var dump string
-		_ = chromedp.Run(ctx, chromedp.Evaluate(`document.body.innerText.slice(0, 3000)`, &dump))
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(waitTimeout))); err != nil {
+		dump, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 3000)`))
 		t.Fatalf("browser: waiting for %s: %v\npage text:\n%s", what, err, dump)
 	}
 }
@@ -124,8 +138,10 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if !*updateScreens {
 		return
 	}
-	var png []byte
-	runIn(t, ctx, "screenshot "+name, chromedp.CaptureScreenshot(&png))
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("browser: screenshot %s: %v", name, err)
+	}
 	path := filepath.Join("..", "docs", "img", name)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -163,8 +179,7 @@ func TestUILive(t *testing.T) {
 
 	runIn(t, ctx, "open the page", chromedp.Navigate(base))
 	waitJS(t, ctx, "the page to load", `document.body.dataset.ready === '1'`)
-	var firstPaint float64
-	runIn(t, ctx, "read timings", chromedp.Evaluate(`window.oauthproxyPerf.firstPaint`, &firstPaint))
+	firstPaint := js[float64](t, ctx, "read timings", `window.oauthproxyPerf.firstPaint`)
 	t.Logf("first paint (empty session): %.0f ms after navigation start", firstPaint)
 	waitJS(t, ctx, "the empty state", `!document.getElementById('empty').hidden && document.getElementById('empty').innerText.includes('oauthproxy env')`)
 
@@ -220,27 +235,24 @@ func TestUILive(t *testing.T) {
 		waitJS(t, ctx, "the failing step "+c.finding, fmt.Sprintf(`(() => { const g = document.querySelector('%s'); return g !== null && g.textContent.includes(%q) && getComputedStyle(g.querySelector('line')).stroke === 'rgb(198, 40, 40)'; })()`, sel, c.finding))
 		click(t, ctx, "open the failing step", sel+" text")
 		waitJS(t, ctx, "the diagnosis of "+c.finding, fmt.Sprintf(`(() => { const d = document.getElementById('diagnosis'); return d !== null && d.innerText.includes(%q) && d.querySelector('.summary').innerText.length > 20; })()`, c.diagnosis))
-		var summary string
-		runIn(t, ctx, "read the diagnosis", chromedp.Text(`#diagnosis .summary`, &summary, chromedp.ByQuery))
+		summary := js[string](t, ctx, "read the diagnosis", `document.querySelector('#diagnosis .summary').innerText`)
 		t.Logf("%s: diagnosis shown: %s", c.finding, summary)
 		screenshot(t, ctx, c.shot)
 	}
 
 	// A filter change: search for the WAF cause.
-	var filter float64
-	runIn(t, ctx, "search", chromedp.Evaluate(`(() => { const q = document.getElementById('q'); q.value = 'waf-cloudflare'; q.dispatchEvent(new Event('input')); })()`, nil))
+	search(t, ctx, "waf-cloudflare")
 	waitJS(t, ctx, "the filtered list", `document.querySelectorAll('#rows tbody tr').length === 1`)
-	runIn(t, ctx, "read timings", chromedp.Evaluate(`window.oauthproxyPerf.lastFilter`, &filter))
+	filter := js[float64](t, ctx, "read timings", `window.oauthproxyPerf.lastFilter`)
 	t.Logf("filter change: %.0f ms from the search request to the redrawn lists (after the page's 150 ms typing debounce)", filter)
 
 	// Hops fold into one arrow that unfolds on a click.
-	runIn(t, ctx, "clear the search", chromedp.Evaluate(`(() => { const q = document.getElementById('q'); q.value = ''; q.dispatchEvent(new Event('input')); document.getElementById('f-failed').checked = false; document.getElementById('f-failed').dispatchEvent(new Event('change')); })()`, nil))
+	search(t, ctx, "")
 	waitJS(t, ctx, "a folded hop arrow", `document.querySelector('#seq line.fold') !== null`)
-	var before, after int
-	runIn(t, ctx, "count steps", chromedp.Evaluate(`document.querySelectorAll('#seq g.step').length`, &before))
+	before := js[int](t, ctx, "count steps", `document.querySelectorAll('#seq g.step').length`)
 	click(t, ctx, "unfold the hops", `#seq g.step:has(line.fold) text`)
 	waitJS(t, ctx, "the unfolded hops", fmt.Sprintf(`document.querySelectorAll('#seq g.step').length > %d`, before))
-	runIn(t, ctx, "count steps", chromedp.Evaluate(`document.querySelectorAll('#seq g.step').length`, &after))
+	after := js[int](t, ctx, "count steps", `document.querySelectorAll('#seq g.step').length`)
 	t.Logf("diagram: %d steps folded, %d unfolded", before, after)
 
 	// No secret of the session in the page, its event stream, a downloaded
@@ -253,8 +265,7 @@ func TestUILive(t *testing.T) {
 			t.Fatalf("the %s is %q: too short to be a canary", name, v)
 		}
 	}
-	var html string
-	runIn(t, ctx, "read the page", chromedp.OuterHTML("html", &html, chromedp.ByQuery))
+	html := js[string](t, ctx, "read the page", `document.documentElement.outerHTML`)
 	served := map[string]string{"the page": html, "the event stream": events(), "the session HAR": httpGet(t, base+"api/har")}
 	var page struct {
 		Rows []struct {
