@@ -169,6 +169,9 @@ func runProxy(e *env, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
+	if f.uiBytes <= 0 {
+		return usagef("--ui-bytes %d: want a positive number of bytes", f.uiBytes)
+	}
 	if f.proxyAuth == "" {
 		// From the environment so it does not show in ps (the Docker image uses this).
 		f.proxyAuth = e.getenv("OAUTHPROXY_PROXY_AUTH")

@@ -45,6 +45,9 @@ func runView(e *env, args []string) error {
 	if fs.NArg() != 1 {
 		return usagef("want exactly one HAR file")
 	}
+	if *maxBytes <= 0 {
+		return usagef("--max-bytes %d: want a positive number of bytes", *maxBytes)
+	}
 	host, _, err := net.SplitHostPort(*listen)
 	if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
 		return usagef("--listen %q: want a loopback address such as 127.0.0.1:0 (the UI shows the whole capture)", *listen)

@@ -282,3 +282,37 @@ func TestLiveView(t *testing.T) {
 		t.Errorf("--no-ui: / is not the CA page")
 	}
 }
+
+// TestLiveViewAuth: with --proxy-auth the UI asks for those credentials
+// (the CA page does not: it is what a new client needs first).
+func TestLiveViewAuth(t *testing.T) {
+	p := startProxy(t, "--data-dir", t.TempDir(), "--proxy-auth", "alice:s3cret-pass", "--no-ledger")
+	tests := []struct {
+		name, path, user, pass string
+		want                   int
+	}{
+		{"no credentials", "/", "", "", http.StatusUnauthorized},
+		{"wrong password", "/api/exchanges", "alice", "nope", http.StatusUnauthorized},
+		{"the proxy credentials", "/api/exchanges", "alice", "s3cret-pass", http.StatusOK},
+		{"CA page without credentials", "/ca.pem", "", "", http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", "http://"+p.addr+tt.path, nil)
+			if tt.user != "" {
+				req.SetBasicAuth(tt.user, tt.pass)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("got %d, want %d", resp.StatusCode, tt.want)
+			}
+			if tt.want == http.StatusUnauthorized && !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic") {
+				t.Errorf("401 without a Basic challenge: %q", resp.Header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+}
