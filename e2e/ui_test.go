@@ -210,24 +210,30 @@ func TestUILive(t *testing.T) {
 		t.Fatalf("WAF answered %d, want 403", resp.StatusCode)
 	}
 
-	// Both failures appear live: rows (and, once tracing groups them, logins) with badges.
-	traced := rowsHaveLogins(t, base)
-	t.Logf("login ids in the API: %v (false until login tracing is merged: everything is in the other lane)", traced)
-	if traced {
-		waitJS(t, ctx, "two logins with their badges",
-			`document.querySelector('#logins li [data-badge="code-reused"]') !== null && document.querySelector('#logins li [data-badge$="waf-cloudflare"]') !== null`)
-	} else {
-		waitJS(t, ctx, "the other lane with a badge", `document.querySelector('#logins li[data-login="other"] .badge') !== null`)
-	}
-	for _, c := range []struct{ badge, finding, diagnosis, shot string }{
+	// Both failures appear live, each in its group with its badge: its
+	// login once login tracing sets the ids, the other lane until then
+	// (whose badge is the most severe of the lane's, so only the row's
+	// badge is checked there).
+	cases := []struct{ badge, finding, diagnosis, shot string }{
 		{"code-reused", "code-reused", "grant/code-reused", "ui-code-reused.png"},
 		{"waf-cloudflare", "network/waf-cloudflare", "network/waf-cloudflare", "ui-waf-403.png"},
-	} {
-		if traced {
-			click(t, ctx, "select the login with "+c.badge, fmt.Sprintf(`#logins li:has([data-badge$=%q])`, c.badge))
+	}
+	groups := map[string]string{}
+	for _, c := range cases {
+		g := groupOf(t, base, c.badge)
+		groups[c.badge] = g
+		t.Logf("%s: in group %q", c.badge, g)
+		if g == "other" {
+			waitJS(t, ctx, "the other lane", `document.querySelector('#logins li[data-login="other"] .badge') !== null`)
 		} else {
-			click(t, ctx, "select the other lane", `#logins li[data-login="other"]`)
+			waitJS(t, ctx, "the login with "+c.badge, fmt.Sprintf(`document.querySelector('#logins li[data-login=%q] [data-badge$=%q]') !== null`, g, c.badge))
 		}
+	}
+	if a, b := groups["code-reused"], groups["waf-cloudflare"]; a != "other" && a == b {
+		t.Errorf("both failing logins are in login %s, want two logins", a)
+	}
+	for _, c := range cases {
+		click(t, ctx, "select the group of "+c.badge, fmt.Sprintf(`#logins li[data-login=%q]`, groups[c.badge]))
 		// The row of the failing exchange carries the badge.
 		waitJS(t, ctx, "the exchange row badge "+c.badge, fmt.Sprintf(`document.querySelector('#rows tbody [data-badge$=%q]') !== null`, c.badge))
 		// The diagram marks the failing step red with its finding id.
@@ -335,26 +341,29 @@ func httpGet(t *testing.T, u string) string {
 	return string(b)
 }
 
-// rowsHaveLogins reports whether the API groups the failing exchanges by login.
-func rowsHaveLogins(t *testing.T, base string) bool {
+// groupOf returns the login id (or "other") of the failing exchange whose
+// badge ends with badge.
+func groupOf(t *testing.T, base, badge string) string {
 	t.Helper()
-	resp, err := http.Get(base + "api/exchanges?failed=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var page struct {
 		Rows []struct {
 			Login string `json:"login"`
+			Badge *struct {
+				ID string `json:"id"`
+			} `json:"badge"`
 		} `json:"rows"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+	if err := json.Unmarshal([]byte(httpGet(t, base+"api/exchanges?failed=1&q="+url.QueryEscape(badge))), &page); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range page.Rows {
-		if r.Login == "" {
-			return false
+		if r.Badge != nil && strings.HasSuffix(r.Badge.ID, badge) {
+			if r.Login == "" {
+				return "other"
+			}
+			return r.Login
 		}
 	}
-	return len(page.Rows) > 0
+	t.Fatalf("no failing exchange with the badge %s", badge)
+	return ""
 }

@@ -363,7 +363,8 @@ func (s *Store) Logins(q Query, offset, limit int) ([]LoginSummary, int) {
 			l.Failed++
 		}
 		l.Badge = worse(l.Badge, r.Badge)
-		if r.OAuth != "" && (len(l.Steps) == 0 || l.Steps[len(l.Steps)-1] != r.OAuth) && len(l.Steps) < 16 {
+		// "hop" (login pages, labelled by login tracing) would drown the steps.
+		if r.OAuth != "" && r.OAuth != "hop" && (len(l.Steps) == 0 || l.Steps[len(l.Steps)-1] != r.OAuth) && len(l.Steps) < 16 {
 			l.Steps = append(l.Steps, r.OAuth)
 		}
 		if l.Title == "" && r.OAuth == string(flow.LabelAuthorize) {

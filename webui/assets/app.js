@@ -135,7 +135,7 @@ const LANE_X = {browser: 90, app: 270, as: 470, rs: 670};
 const APP_TO_AS = new Set(['token', 'userinfo', 'introspect', 'revoke', 'par', 'device', 'jwks', 'discovery']);
 
 function lanesOf(r, ctx) {
-  if (r.oauth === 'authorize') return ['browser', 'as'];
+  if (r.oauth === 'authorize' || r.oauth === 'hop') return ['browser', 'as'];
   if (r.oauth === 'callback') return ['browser', 'app'];
   if (APP_TO_AS.has(r.oauth)) return ['app', 'as'];
   if (ctx.as.has(r.host)) return ['browser', 'as'];
@@ -154,7 +154,9 @@ function steps(rows) {
   const out = [];
   for (const r of rows) {
     const [from, to] = lanesOf(r, ctx);
-    const hop = !r.oauth && from === 'browser' && to === 'as';
+    // Login tracing labels the OP's login pages and redirects "hop";
+    // without it they are unlabelled browser requests to the OP.
+    const hop = (!r.oauth || r.oauth === 'hop') && from === 'browser' && to === 'as';
     const last = out[out.length - 1];
     if (hop && last && last.hop && !state.unfolded.has(last.key)) {
       last.rows.push(r);
