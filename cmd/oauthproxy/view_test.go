@@ -94,8 +94,23 @@ func (v *viewProc) rows(t *testing.T) []webui.Row {
 	return all
 }
 
-// verdict is what both outputs must agree on for one exchange.
-func recordVerdict(rec map[string]any) string {
+// canonical names login ids by order of first appearance ("login1",
+// "login2"...): ids are random per run, the grouping is what must agree.
+type canonical map[string]string
+
+func (c canonical) name(id string) string {
+	if id == "" {
+		return ""
+	}
+	if n, ok := c[id]; ok {
+		return n
+	}
+	c[id] = fmt.Sprintf("login%d", len(c)+1)
+	return c[id]
+}
+
+// recordVerdict is what both outputs must agree on for one exchange.
+func recordVerdict(rec map[string]any, logins canonical) string {
 	var fs []string
 	if list, ok := rec["findings"].([]any); ok {
 		for _, f := range list {
@@ -108,6 +123,7 @@ func recordVerdict(rec map[string]any) string {
 		cause = fmt.Sprint(d["category"], "/", d["cause"])
 	}
 	login, _ := rec["login"].(string)
+	login = logins.name(login)
 	status := 0
 	if s, ok := rec["status"].(float64); ok {
 		status = int(s)
@@ -116,12 +132,12 @@ func recordVerdict(rec map[string]any) string {
 	return fmt.Sprintf("%s %s %d %s login=%s findings=%s diagnosis=%s", rec["method"], rec["url"], status, oauth, login, strings.Join(fs, ","), cause)
 }
 
-func rowVerdict(r webui.Row) string {
+func rowVerdict(r webui.Row, logins canonical) string {
 	var fs []string
 	for _, f := range r.Findings {
 		fs = append(fs, f.ID+"/"+f.Severity)
 	}
-	return fmt.Sprintf("%s %s %d %s login=%s findings=%s diagnosis=%s", r.Method, r.URL, r.Status, r.OAuth, r.Login, strings.Join(fs, ","), r.Cause)
+	return fmt.Sprintf("%s %s %d %s login=%s findings=%s diagnosis=%s", r.Method, r.URL, r.Status, r.OAuth, logins.name(r.Login), strings.Join(fs, ","), r.Cause)
 }
 
 // kbHAR writes a HAR built from the knowledge base: one exchange per case
@@ -179,17 +195,14 @@ func TestViewMatchesAnalyze(t *testing.T) {
 				t.Fatalf("analyze: exit %d: %s", code, errOut)
 			}
 			var want []string
-			logins := map[string]bool{}
+			recLogins, rowLogins := canonical{}, canonical{}
 			findings := 0
 			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 				var rec map[string]any
 				if err := json.Unmarshal([]byte(line), &rec); err != nil {
 					t.Fatalf("analyze line %q: %v", line, err)
 				}
-				want = append(want, recordVerdict(rec))
-				if l, _ := rec["login"].(string); l != "" {
-					logins[l] = true
-				}
+				want = append(want, recordVerdict(rec, recLogins))
 				if rec["findings"] != nil || rec["diagnosis"] != nil {
 					findings++
 				}
@@ -203,20 +216,26 @@ func TestViewMatchesAnalyze(t *testing.T) {
 				t.Fatalf("view shows %d exchanges, analyze printed %d", len(rows), len(want))
 			}
 			for i, r := range rows {
-				if got := rowVerdict(r); got != want[i] {
+				if got := rowVerdict(r, rowLogins); got != want[i] {
 					t.Errorf("exchange %d:\n view    %s\n analyze %s", i+1, got, want[i])
 				}
 			}
+			// The login list has the logins the rows have (same count as
+			// analyze's, by the verdicts above), each with its rows.
 			var lp webui.LoginPage
 			v.get(t, "/api/logins?limit=500", &lp)
-			got := map[string]bool{}
+			n := 0
 			for _, l := range lp.Logins {
-				if l.ID != webui.OtherLane {
-					got[l.ID] = true
+				if l.ID == webui.OtherLane {
+					continue
+				}
+				n++
+				if _, ok := rowLogins[l.ID]; !ok {
+					t.Errorf("login %s is listed but no row has it", l.ID)
 				}
 			}
-			if fmt.Sprint(got) != fmt.Sprint(logins) {
-				t.Errorf("logins: view %v, analyze %v", got, logins)
+			if n != len(recLogins) {
+				t.Errorf("view lists %d logins, analyze printed %d", n, len(recLogins))
 			}
 		})
 	}
