@@ -337,17 +337,24 @@ type Comparison struct {
 }
 
 // compare builds the comparison from the last authorize and the last
-// authorization_code token exchange of xs. Values are redacted: a
-// code_verifier is only ever its S256 hash.
+// authorization_code token request of xs; scope and nonce come from the
+// last successful answer of one (a refused reuse has no tokens). Values
+// are redacted: a code_verifier is only ever its S256 hash.
 func compare(xs []*flow.Exchange) *Comparison {
-	var az, tk *flow.Exchange
+	var az, tk, ok *flow.Exchange
 	for _, x := range xs {
 		switch {
 		case x.OAuth.Label == flow.LabelAuthorize:
 			az = x
 		case x.OAuth.Label == flow.LabelToken && (x.OAuth.GrantType == "authorization_code" || x.OAuth.GrantType == ""):
 			tk = x
+			if x.Response != nil && x.Response.Status < 300 {
+				ok = x
+			}
 		}
+	}
+	if ok == nil {
+		ok = tk
 	}
 	if az == nil || tk == nil || az.Request.URL == nil {
 		return nil
@@ -374,12 +381,12 @@ func compare(xs []*flow.Exchange) *Comparison {
 		}
 		c.Rows = append(c.Rows, Compared{Name: "pkce", Authorize: ch, Token: s256, TokenFrom: "S256(code_verifier)", Equal: ch == s256})
 	}
-	claims := idTokenClaims(tk)
+	claims := idTokenClaims(ok)
 	if sc := q.Get("scope"); sc != "" {
 		granted := ""
-		if tk.Response != nil {
+		if ok.Response != nil {
 			var m map[string]any
-			if json.Unmarshal(tk.Response.Body.Data, &m) == nil {
+			if json.Unmarshal(ok.Response.Body.Data, &m) == nil {
 				granted, _ = m["scope"].(string)
 			}
 		}

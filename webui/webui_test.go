@@ -179,6 +179,14 @@ func TestLoginView(t *testing.T) {
 	if v.Comparison == nil {
 		t.Fatal("login L1: no comparison")
 	}
+	// L2 reused L1's code and was refused: no tokens, so no nonce row.
+	var v2 LoginView
+	getJSON(t, hs, "/api/login?id=L2", &v2)
+	for _, c := range v2.Comparison.Rows {
+		if c.Name == "nonce" || c.Name == "scope" {
+			t.Errorf("login L2 (refused): a %s row %+v, want none", c.Name, c)
+		}
+	}
 	got := map[string]string{}
 	for _, c := range v.Comparison.Rows {
 		got[c.Name] = fmt.Sprintf("%v %s|%s", c.Equal, c.Authorize, c.Token)
@@ -570,5 +578,32 @@ func TestResend(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotImplemented {
 		t.Errorf("without a replay client: %d, want 501", resp.StatusCode)
+	}
+}
+
+// TestCompareUsesTheSuccessfulAnswer: after a successful token request and
+// a refused reuse, scope and nonce still come from the successful answer.
+func TestCompareUsesTheSuccessfulAnswer(t *testing.T) {
+	xs := loginScenario("L5", canaryCode, 200, "")
+	reuse := xchg("POST", "https://login.example.test/oauth2/token", 400, respJSON(`{"error":"invalid_grant"}`),
+		form(url.Values{"grant_type": {"authorization_code"}, "code": {canaryCode}, "redirect_uri": {"https://app.example.test/callback"}}))
+	xs = append(xs, reuse)
+	xs[0].OAuth.Label = flow.LabelAuthorize
+	for _, x := range []*flow.Exchange{xs[4], reuse} {
+		x.OAuth.Label, x.OAuth.GrantType = flow.LabelToken, "authorization_code"
+	}
+	c := compare(xs)
+	if c == nil || c.Token != reuse.ID {
+		t.Fatalf("comparison %+v, want the last token request %s", c, reuse.ID)
+	}
+	got := map[string]bool{}
+	for _, r := range c.Rows {
+		got[r.Name] = r.Equal
+	}
+	if eq, ok := got["nonce"]; !ok || !eq {
+		t.Errorf("nonce row: present %v equal %v, want an equal nonce from the successful answer", ok, eq)
+	}
+	if eq, ok := got["scope"]; !ok || !eq {
+		t.Errorf("scope row: present %v equal %v, want the granted scope of the successful answer", ok, eq)
 	}
 }
