@@ -35,6 +35,7 @@ import (
 
 	"github.com/oauthproxy/oauthproxy/capture"
 	"github.com/oauthproxy/oauthproxy/flow"
+	"github.com/oauthproxy/oauthproxy/redact"
 	"github.com/oauthproxy/oauthproxy/replay"
 )
 
@@ -443,6 +444,12 @@ func (s *Server) serveResend(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	// The answer is built before nx goes down the pipeline: inspection
+	// annotates it there, on another goroutine.
+	res := ResendResult{ID: nx.ID, Error: redact.Text(nx.Error), Changes: replay.Compare(x, nx)}
+	if nx.Response != nil {
+		res.Status = nx.Response.Status
+	}
 	s.mu.Lock()
 	next := s.opts.Replayed
 	s.mu.Unlock()
@@ -450,10 +457,6 @@ func (s *Server) serveResend(w http.ResponseWriter, r *http.Request) {
 		next.Handle(nx)
 	} else {
 		s.Handle(nx)
-	}
-	res := ResendResult{ID: nx.ID, Error: nx.Error, Changes: replay.Compare(x, nx)}
-	if nx.Response != nil {
-		res.Status = nx.Response.Status
 	}
 	writeJSON(w, res)
 }

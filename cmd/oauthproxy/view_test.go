@@ -290,6 +290,30 @@ func TestLiveView(t *testing.T) {
 		t.Errorf("the API leaks the client secret: %s", body)
 	}
 
+	// Re-send from the UI: straight upstream (trusting --upstream-ca), and
+	// the new exchange comes back through the pipeline into the UI.
+	req, _ := http.NewRequest("POST", "http://"+p.addr+"/api/resend?id="+page.Rows[0].ID, nil)
+	req.Header.Set("X-Oauthproxy", "1")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(rb), `"status":400`) || strings.Contains(string(rb), "CANARY") {
+		t.Fatalf("re-send: %d %s, want 200 with the upstream's 400 and no secret", resp.StatusCode, rb)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, body = get("/api/exchanges")
+		if err := json.Unmarshal([]byte(body), &page); err == nil && len(page.Rows) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the re-sent exchange did not reach the UI: %s", body)
+		}
+	}
+	p.waitRecords(t, 2) // and the live log
+
 	q := startProxy(t, "--data-dir", dir, "--no-ui", "--no-ledger")
 	resp, err = http.Get("http://" + q.addr + "/")
 	if err != nil {
