@@ -25,7 +25,13 @@ type caPage struct {
 	pem, der []byte
 	subject  string
 	sha256   string
+	// site is true when Options.Site serves "/": the trust page then lives
+	// at /ca only and links back to it.
+	site bool
 }
+
+// caPaths are the paths the CA page keeps when Options.Site serves the rest.
+var caPaths = map[string]bool{"/ca": true, "/ca/": true, "/ca.pem": true, "/ca.der": true, "/ca.crt": true, "/ca.cer": true}
 
 func newCAPage(ca *certs.CA) *caPage {
 	sum := sha256.Sum256(ca.DER())
@@ -48,8 +54,11 @@ func (p *caPage) render(method, path, host string) (int, http.Header, []byte) {
 		h.Set("Content-Type", "text/plain; charset=utf-8")
 		return http.StatusMethodNotAllowed, h, []byte("oauthproxy: only GET and HEAD are served here\n")
 	}
+	if p.site && !caPaths[path] {
+		path = "/ca"
+	}
 	switch path {
-	case "/", "/index.html":
+	case "/", "/index.html", "/ca", "/ca/":
 		if host == "" {
 			host = DefaultListen
 		}
@@ -58,8 +67,8 @@ func (p *caPage) render(method, path, host string) (int, http.Header, []byte) {
 			hostOnly, port = host, "80"
 		}
 		var buf bytes.Buffer
-		_ = caTemplate.Execute(&buf, map[string]string{
-			"Subject": p.subject, "SHA256": p.sha256, "Proxy": host, "Host": hostOnly, "Port": port,
+		_ = caTemplate.Execute(&buf, map[string]any{
+			"Subject": p.subject, "SHA256": p.sha256, "Proxy": host, "Host": hostOnly, "Port": port, "Site": p.site,
 		})
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
@@ -77,8 +86,13 @@ func (p *caPage) render(method, path, host string) (int, http.Header, []byte) {
 	return http.StatusNotFound, h, []byte("oauthproxy: this is a proxy; see / for its CA certificate\n")
 }
 
-// servePage answers a request addressed to the proxy itself.
+// servePage answers a request addressed to the proxy itself: Options.Site
+// when set (but for the CA paths), else the CA page.
 func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Site != nil && !caPaths[r.URL.Path] {
+		s.opts.Site.ServeHTTP(w, r)
+		return
+	}
 	host := r.Host
 	if r.URL.IsAbs() {
 		host = r.URL.Host
@@ -95,7 +109,8 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 }
 
 // response is the page as an *http.Response, for requests to the proxy
-// that arrive inside an intercepted tunnel.
+// that arrive inside an intercepted tunnel (always the CA page: the site is
+// served on the proxy's plain address only).
 func (p *caPage) response(req *http.Request) *http.Response {
 	status, h, body := p.render(req.Method, req.URL.Path, req.URL.Host)
 	return &http.Response{

@@ -15,7 +15,8 @@
 // Hosts matched by Options.Passthrough (or not matched by a non-empty
 // Options.Intercept) are tunnelled untouched; such a tunnel becomes one
 // CONNECT exchange when it closes. A request addressed to the proxy itself
-// gets a small page from which the CA certificate can be downloaded.
+// goes to Options.Site (the web UI) when set; the page from which the CA
+// certificate can be downloaded stays at /ca (the whole of it without Site).
 package proxy
 
 import (
@@ -109,6 +110,11 @@ type Options struct {
 	// called from the goroutine relaying the exchange, so it must be safe
 	// for concurrent use (see flow.Serial) and should be quick.
 	Sink flow.Sink
+	// Site, when set, serves requests addressed to the proxy itself (the
+	// web UI), except the CA paths /ca (trust page), /ca.pem and /ca.der,
+	// which stay the proxy's own. Site must do its own access control
+	// (webui.Guard): origin-form requests reach it without proxy auth.
+	Site http.Handler
 	// Logger receives proxy-internal events (listener errors, client TLS
 	// handshake failures); the zero Logger discards them.
 	Logger zerolog.Logger
@@ -221,6 +227,7 @@ func New(opts Options) (*Server, error) {
 		s.intercept = append(s.intercept, strings.ToLower(g))
 	}
 	s.page = newCAPage(opts.CA)
+	s.page.site = opts.Site != nil
 
 	s.dialer = &net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second}
 	if egress != nil {

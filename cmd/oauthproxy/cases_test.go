@@ -203,7 +203,9 @@ func TestKnowledgeBaseThroughProxy(t *testing.T) {
 }
 
 // TestOrdinaryAPIsNoDiagnosis: successful responses and non-OAuth errors of
-// ordinary APIs get no OAuth diagnosis and no findings.
+// ordinary APIs get no OAuth label, no findings and no diagnosis, except
+// their refusals (401, 403): every one of those is diagnosed (issue 11),
+// here with the info diagnosis that lists what is known.
 func TestOrdinaryAPIsNoDiagnosis(t *testing.T) {
 	up := newUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -249,7 +251,14 @@ func TestOrdinaryAPIsNoDiagnosis(t *testing.T) {
 	}
 	for _, rec := range p.waitRecords(t, len(reqs)) {
 		for _, k := range []string{"oauth", "findings", "diagnosis"} {
-			if v, ok := rec[k]; ok {
+			v, ok := rec[k]
+			if k == "diagnosis" && (rec["status"] == 401.0 || rec["status"] == 403.0) {
+				if d, _ := v.(map[string]any); d["cause"] != "refusal-unexplained" || d["category"] != "info" {
+					t.Errorf("%v %v (%v): got diagnosis %v, want info/refusal-unexplained", rec["method"], rec["url"], rec["status"], v)
+				}
+				continue
+			}
+			if ok {
 				t.Errorf("%v %v: got %s=%v, want none", rec["method"], rec["url"], k, v)
 			}
 		}

@@ -210,6 +210,9 @@ func TestUsageErrors(t *testing.T) {
 		{"diff one file", []string{"diff", "a.har"}, "two HAR files"},
 		{"analyze no file", []string{"analyze"}, "one HAR file"},
 		{"har no subcommand", []string{"har"}, "recover or redact"},
+		{"view no file", []string{"view"}, "one HAR file"},
+		{"view beyond loopback", []string{"view", "--listen", "0.0.0.0:0", "a.har"}, "loopback"},
+		{"negative ui bytes", []string{"run", "--data-dir", dir, "--ui-bytes", "-1"}, "--ui-bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

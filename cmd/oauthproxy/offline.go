@@ -176,23 +176,41 @@ func runAnalyze(e *env, args []string) error {
 	if err != nil {
 		return usagef("--format %q: want console or json", *format)
 	}
+	insp := inspect.New(inspect.Options{TokenEndpoints: tokenEP, CodeLifetime: *codeLifetime})
+	live := livelog.New(livelog.Options{Out: e.stdout, Format: fmtOut, OnlyOAuth: *onlyOAuth, Color: isTerminal(e.stdout)})
+	sum := &livelog.Summary{}
 	path := fs.Arg(0)
+	creator, err := inspectFile(e, path, insp, *quiet, flow.Chain{sum, live})
+	if err != nil {
+		return err
+	}
+	if !*quiet {
+		if creator != "" {
+			fmt.Fprintf(e.stderr, "capture: %s, written by %s\n", path, creator)
+		}
+		sum.WriteTo(e.stderr)
+	}
+	return nil
+}
+
+// inspectFile reads the HAR at path, runs every exchange through insp and
+// then hands it to next: the one code path of analyze and view. It shows
+// progress on stderr for big files unless quiet, and returns the
+// capture's creator.
+func inspectFile(e *env, path string, insp *inspect.Inspector, quiet bool, next flow.Sink) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return exitError{exitFailure, err}
+		return "", exitError{exitFailure, err}
 	}
 	defer f.Close()
 	st, _ := f.Stat()
 	counter := &countingReader{r: bufio.NewReaderSize(f, 256<<10)}
 	r, err := capture.NewReader(counter)
 	if err != nil {
-		return exitError{exitFailure, fmt.Errorf("%s: %w", path, err)}
+		return "", exitError{exitFailure, fmt.Errorf("%s: %w", path, err)}
 	}
-	insp := inspect.New(inspect.Options{TokenEndpoints: tokenEP, CodeLifetime: *codeLifetime})
-	live := livelog.New(livelog.Options{Out: e.stdout, Format: fmtOut, OnlyOAuth: *onlyOAuth, Color: isTerminal(e.stdout)})
-	sum := &livelog.Summary{}
-	chain := flow.Chain{insp, sum, live}
-	progress := newProgress(e, st, *quiet)
+	chain := flow.Chain{insp, next}
+	progress := newProgress(e, st, quiet)
 	for {
 		x, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -200,19 +218,13 @@ func runAnalyze(e *env, args []string) error {
 		}
 		if err != nil {
 			progress.done()
-			return exitError{exitFailure, fmt.Errorf("%s: %w", path, err)}
+			return "", exitError{exitFailure, fmt.Errorf("%s: %w", path, err)}
 		}
 		chain.Handle(x)
 		progress.update(counter.n)
 	}
 	progress.done()
-	if !*quiet {
-		if c := r.Creator(); c != "" {
-			fmt.Fprintf(e.stderr, "capture: %s, written by %s\n", path, c)
-		}
-		sum.WriteTo(e.stderr)
-	}
-	return nil
+	return r.Creator(), nil
 }
 
 // countingReader counts bytes read, for progress.

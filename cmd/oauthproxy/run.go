@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -27,6 +29,7 @@ import (
 	"github.com/oauthproxy/oauthproxy/otlpexport"
 	"github.com/oauthproxy/oauthproxy/proxy"
 	"github.com/oauthproxy/oauthproxy/trustenv"
+	"github.com/oauthproxy/oauthproxy/webui"
 )
 
 func init() {
@@ -42,6 +45,7 @@ Examples:
   oauthproxy                                   # 127.0.0.1:8080, console log
   oauthproxy --log-format json --only-oauth    # one JSON object per OAuth exchange
   oauthproxy --har session.har                 # also record a redacted HAR
+  # then open http://127.0.0.1:8080/ for the live view (logins as diagrams)
   oauthproxy --upstream-ca ./staging-ca.pem    # trust a private IdP's CA upstream
   oauthproxy --otlp http://otel-collector:4318 # also send each exchange to an OpenTelemetry collector
   oauthproxy --listen 0.0.0.0:8080 --allow-remote --proxy-auth user:pass   # in a container
@@ -135,6 +139,8 @@ type runFlags struct {
 	otlpHeaders   listFlag
 	otlpQueue     int
 	otlpTimeout   time.Duration
+	noUI          bool
+	uiBytes       int64
 }
 
 func runProxy(e *env, args []string) error {
@@ -180,6 +186,8 @@ func (f *runFlags) register(fs *flag.FlagSet, listen string) {
 	fs.Var(&f.otlpHeaders, "otlp-header", "header K=V sent with every --otlp export, e.g. an Authorization for the collector (repeatable)")
 	fs.IntVar(&f.otlpQueue, "otlp-queue", 2048, "records --otlp keeps while the collector is slow or down; beyond that they are dropped and counted")
 	fs.DurationVar(&f.otlpTimeout, "otlp-timeout", 5*time.Second, "longest wait for the --otlp collector: one request, and the last export at shutdown")
+	fs.BoolVar(&f.noUI, "no-ui", false, "do not serve the web UI at the proxy's address (the CA page stays at /ca)")
+	fs.Int64Var(&f.uiBytes, "ui-bytes", webui.DefaultMaxBytes, "bytes of recent exchanges the web UI keeps in memory")
 }
 
 // serveHooks let `exec` reuse the proxy of `run`: zero hooks is `run`.
@@ -198,6 +206,9 @@ func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 	otlpOpts, err := otlpOptions(f)
 	if err != nil {
 		return err
+	}
+	if f.uiBytes <= 0 {
+		return usagef("--ui-bytes %d: want a positive number of bytes", f.uiBytes)
 	}
 	if f.proxyAuth == "" {
 		// From the environment so it does not show in ps (the Docker image uses this).
@@ -277,6 +288,19 @@ func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 	live := livelog.New(livelog.Options{Out: logOut, Format: format, Color: isTerminal(out), OnlyOAuth: f.onlyOAuth, Verbose: f.verbose})
 
 	chain := flow.Chain{insp, live}
+	var ui *webui.Server
+	if !f.noUI {
+		ui = webui.New(webui.Options{
+			MaxBytes:  f.uiBytes,
+			Title:     f.listen,
+			ProxyAddr: f.listen,
+			Version:   version,
+			// Re-sent requests go straight upstream, trusting what the proxy trusts.
+			ReplayClient: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}},
+		})
+		defer ui.Close()
+		chain = append(chain, ui)
+	}
 	var har *capture.Writer
 	if f.har != "" {
 		har, err = capture.NewWriter(f.har, capture.WriterOptions{Unredacted: f.harUnredacted, BodyCap: f.bodyCap, Scope: scope, Creator: version})
@@ -304,6 +328,12 @@ func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 	// order, from one goroutine: connections never wait on each other.
 	queue := flow.NewQueue(chain, 0)
 	defer queue.Close()
+	var site http.Handler
+	if ui != nil {
+		// A re-sent exchange goes through the whole pipeline, like any other.
+		ui.SetReplayed(queue)
+		site = webui.Guard(ui, f.proxyAuth)
+	}
 
 	srv, err := proxy.New(proxy.Options{
 		Listen:              f.listen,
@@ -321,6 +351,7 @@ func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 		UpstreamTimeout:     f.upTimeout,
 		UpstreamIdleTimeout: f.upIdle,
 		Sink:                queue,
+		Site:                site,
 		Logger:              internal,
 	})
 	if err != nil {
@@ -346,6 +377,10 @@ func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 
 	ctx, stop := context.WithCancel(e.ctx)
 	defer stop()
+	if ui != nil {
+		// Open pages must not hold up the shutdown.
+		go func() { <-ctx.Done(); ui.Close() }()
+	}
 	ready := make(chan net.Addr, 1)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe(ctx) }()
@@ -367,6 +402,9 @@ func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 		}
 		return nil
 	case addr := <-ready:
+		if ui != nil {
+			ui.SetTitle(addr.String())
+		}
 		if hooks.ready != nil {
 			hooks.ready(srv, ca, dir)
 		} else {
@@ -452,7 +490,10 @@ func banner(e *env, addr net.Addr, ca *certs.CA, dir string, f runFlags, format 
 	}
 	fmt.Fprintf(w, "  CA certificate: %s\n", caPath)
 	fmt.Fprintf(w, "  route a shell through it:  eval \"$(oauthproxy env --listen %s%s)\"\n", addr, dataDirArg(f.common))
-	fmt.Fprintf(w, "  CA download and trust help: http://%s/\n", addr)
+	if !f.noUI {
+		fmt.Fprintf(w, "  live view in a browser: http://%s/\n", addr)
+	}
+	fmt.Fprintf(w, "  CA download and trust help: http://%s/ca\n", addr)
 	if f.har != "" {
 		fmt.Fprintf(w, "  recording to %s (journal %s.journal)\n", f.har, f.har)
 	}

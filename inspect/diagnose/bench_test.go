@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/oauthproxy/oauthproxy/flow"
@@ -15,6 +16,15 @@ func BenchmarkDiagnose(b *testing.B) {
 			`{"error":"invalid_grant","error_description":"AADSTS70008: The provided authorization code or refresh token has expired due to inactivity.\r\nTrace ID: 0000\r\nCorrelation ID: 0000","error_codes":[70008],"timestamp":"2024-01-01 00:00:00Z"}`)},
 		{"Cloudflare HTML", exchange(flow.LabelToken, tokenURL, 403, "Server: cloudflare\nCF-RAY: 634f162b7a3bcadc-ARN\nContent-Type: text/html; charset=UTF-8",
 			cloudflarePage)},
+		// Decided by the wording classifier: no rule knows this envelope.
+		{"message envelope, wording", exchange(flow.LabelToken, tokenURL, 400, "Content-Type: application/x-amz-json-1.1",
+			`{"__type":"NotAuthorizedException","message":"Invalid Refresh Token"}`)},
+		// The info fallback for an API's 403 with a JWT access token.
+		{"API 403 refusal", func() *flow.Exchange {
+			x := exchange(flow.LabelNone, apiURL, 403, jsonCT+"\nServer: api-gw", `{"message":"Forbidden"}`)
+			x.Request.Header.Set("Authorization", "Bearer eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJhcGk6Ly9vcmRlcnMiLCJzY29wZSI6Im9yZGVycy5yZWFkIiwiZXhwIjoxNzAwMDAwMDAwfQ.c2ln")
+			return x
+		}()},
 	}
 	for _, bb := range benches {
 		if Diagnose(bb.x) == nil {
@@ -73,3 +83,30 @@ var cloudflarePage = `<!DOCTYPE html>
   </div>
 </body>
 </html>`
+
+// BenchmarkNoDiagnosis: successful exchanges that still reach Diagnose
+// (labeled ones: inspect skips parsed token successes): an authorization
+// endpoint's 43 KiB login page and a discovery document. Neither may be
+// diagnosed, and the wording classifier must not run on them.
+func BenchmarkNoDiagnosis(b *testing.B) {
+	page := "<!DOCTYPE html><html><head><title>Sign in to your account</title><script>" + strings.Repeat("var a = function(){ return 1 };\n", 600) +
+		"</script></head><body><h1>Sign in</h1><form>" + strings.Repeat("<div class=\"x\"><input name=\"a\" type=\"text\"/></div>\n", 500) + "</form></body></html>"
+	benches := []struct {
+		name string
+		x    *flow.Exchange
+	}{
+		{"login page", exchange(flow.LabelAuthorize, "https://as.example/authorize", 200, htmlCT, page)},
+		{"discovery JSON", exchange(flow.LabelDiscovery, "https://as.example/.well-known/openid-configuration", 200, jsonCT, `{"issuer":"https://as.example","token_endpoint":"https://as.example/token"}`)},
+	}
+	for _, bb := range benches {
+		if d := Diagnose(bb.x); d != nil {
+			b.Fatalf("%s: diagnosed as %s", bb.name, d.Cause)
+		}
+		b.Run(bb.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Diagnose(bb.x)
+			}
+		})
+	}
+}

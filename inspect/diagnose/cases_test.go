@@ -184,6 +184,7 @@ func TestCases(t *testing.T) {
 			if r.got.Cause == "" || causeByID[r.got.Cause] == nil {
 				t.Errorf("got undocumented cause %q", r.got.Cause)
 			}
+			checkNetworkEvidence(t, r.got)
 			if r.disagree != nil {
 				if r.got.Category != r.disagree.got {
 					t.Errorf("got category %s (cause %s), want the documented disagreement %s (knowledge base says %s)", r.got.Category, r.got.Cause, r.disagree.got, r.want)

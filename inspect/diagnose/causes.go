@@ -36,6 +36,7 @@ const (
 	CauseSignatureInvalid      = "request-signature-invalid"
 	CauseEmbeddedWebview       = "embedded-webview-blocked"
 	CauseGatewayRouteNotFound  = "gateway-route-not-found"
+	CauseAPIKeyInvalid         = "api-key-invalid"
 
 	// grant: the code or token itself; restart the flow.
 	CauseInvalidGrant        = "invalid-grant"
@@ -63,6 +64,7 @@ const (
 	CauseMFARequired        = "mfa-required"
 	CauseUserLoginDenied    = "user-login-denied"
 	CauseGatewayPolicyDeny  = "gateway-policy-deny"
+	CausePermissionDenied   = "permission-denied"
 
 	// network: stopped before the OAuth server.
 	CauseNotFromOAuthServer  = "not-from-oauth-server"
@@ -83,6 +85,7 @@ const (
 	CauseWAFModSecurity      = "waf-modsecurity"
 	CauseReverseProxyBlock   = "reverse-proxy-block"
 	CauseCorporateProxy      = "corporate-proxy"
+	CauseNetworkBlock        = "network-block"
 
 	// server: the provider failed or throttled.
 	CauseServerError       = "server-error"
@@ -93,6 +96,7 @@ const (
 	CauseAuthorizationPending = "authorization-pending"
 	CauseSlowDown             = "slow-down"
 	CauseDPoPNonceRequired    = "dpop-nonce-required"
+	CauseRefusalUnexplained   = "refusal-unexplained"
 )
 
 // Cause documents one cause id: its category, what it means and the fix
@@ -247,6 +251,10 @@ var causes = []Cause{
 		"AWS API Gateway answered 'Missing Authentication Token': the path, method, stage or custom-domain base path does not exist (or the route requires IAM signing).",
 		[]string{"Check the path, stage prefix and method of the endpoint URL against the API Gateway deployment.", "For IAM-authorised routes, sign requests with SigV4."},
 		"repost.aws/knowledge-center/api-gateway-authentication-token-errors"},
+	{CauseAPIKeyInvalid, flow.CategoryClientConfig, "API key or subscription key missing or wrong",
+		"The server or an API gateway wants an API key (API-management subscription key, x-api-key) besides or instead of the OAuth credentials, and the request carried none or a wrong one.",
+		[]string{"Send the key the API expects, in the header it names (Ocp-Apim-Subscription-Key, x-api-key...), for the right product/environment.", "Check the key is active and subscribed to this API."},
+		"Azure API Management subscription keys; AWS API Gateway API keys"},
 	// grant
 	{CauseInvalidGrant, flow.CategoryGrant, "Grant rejected (invalid_grant)",
 		"The authorization code or refresh token was rejected without more detail: reused, expired, revoked, issued to another client, or the redirect_uri/PKCE verifier did not match.",
@@ -341,6 +349,10 @@ var causes = []Cause{
 		"An API gateway or service mesh in front of the endpoint refused the request by policy (Lambda authorizer / resource policy Deny, Kong ACL, Envoy RBAC).",
 		[]string{"Ask the gateway owner to allow this consumer/route for the OAuth endpoint; check the authorizer or RBAC policy logs."},
 		"AWS API Gateway (repost.aws api-gateway-403-error-lambda-authorizer); Kong acl plugin"},
+	{CausePermissionDenied, flow.CategoryPermission, "Permission missing",
+		"The server says, in its own words, that the caller is not allowed to do this: a permission, role, entitlement or organisation approval is missing. The credentials themselves were accepted or are not the point.",
+		[]string{"Read the quoted message: it names what is missing (a permission, an organisation's approval of the app, a registration).", "Ask the administrator of the provider, tenant or API to grant it; then get a new token so it carries the change."},
+		"RFC 9110 §15.5.4 (403 Forbidden); wording classifier"},
 	// network
 	{CauseIPNotAllowlisted, flow.CategoryNetwork, "Source IP not allowlisted",
 		"The provider or a gateway only accepts calls from allowlisted IP addresses, and this request came from another one.",
@@ -398,6 +410,10 @@ var causes = []Cause{
 		"A corporate forward proxy (Zscaler, Squid, Blue Coat) blocked the request or requires authentication; it may also intercept TLS.",
 		[]string{"Ask IT to allow the provider's domains (and exempt them from TLS inspection), or configure the proxy credentials.", fixCompare},
 		"Ekultek/WhatWaf#178 (Zscaler); Squid error pages"},
+	{CauseNetworkBlock, flow.CategoryNetwork, "Blocked by a firewall or filter",
+		"A firewall, web filter, application-control or URL-filtering device (or a block page of a security service) answered instead of the server, whatever the status code (block pages come as 200, 403 and 503 too).",
+		[]string{"Ask the owner of the firewall or web filter (IT, network team) to allow the OAuth hosts and endpoints; quote the block page's reason or category.", fixCompare},
+		"wording classifier; vendor block pages (FortiGuard, Palo Alto, Zscaler, Blue Coat)"},
 	// server
 	{CauseServerError, flow.CategoryServer, "Server error",
 		"The OAuth server (or something in front of it) failed with a 5xx error.",
@@ -424,6 +440,10 @@ var causes = []Cause{
 		"Not a failure: the server requires a server-provided nonce in the DPoP proof; expected on first contact.",
 		[]string{"Retry once with the DPoP-Nonce response header value in the proof's nonce claim; only a loop is a problem."},
 		"RFC 9449 §8, §9"},
+	{CauseRefusalUnexplained, flow.CategoryInfo, "Refused, and nothing says why",
+		"The server answered 401, 403 or 407 and neither an error code, a known provider or gateway signature, nor the wording of a message says why. The diagnosis lists what is known instead: who answered, what credentials the request carried, and for a JWT access token its audience, scope and expiry.",
+		[]string{"Check that the request carries the credential this API expects (Authorization: Bearer, an API key header, a session cookie) and that nothing on the way strips it.", "For a token: check its audience (aud) names this API, its scope covers the call, and it has not expired.", "Compare with a request that works, e.g. `oauthproxy diff good.har bad.har`."},
+		"RFC 9110 §15.5.2, §15.5.4, §15.5.8; RFC 6750 §3"},
 }
 
 var causeByID = func() map[string]*Cause {
@@ -454,4 +474,6 @@ var builtinTriggers = map[string]string{
 	CauseServerError:         "a labeled endpoint answers 5xx (other than 502/503/504/52x) and no server-category OAuth rule matches",
 	CauseServerUnavailable:   "a labeled endpoint answers 502, 503, 504 or 520-530",
 	CauseRateLimited:         "a labeled endpoint answers 429",
+	CauseRefusalUnexplained:  "any 401, 403 or 407 (labeled or not) that no rule and no wording explains",
+	CauseNetworkBlock:        "a response header named after a web application firewall (x-amzn-waf-action, X-Waf-Event...) on a failure or a 202, when no rule recognised the response",
 }

@@ -1,9 +1,11 @@
-// Package diagnose explains failed OAuth exchanges: it reads the status,
-// headers and body of a response (standard OAuth errors, provider envelopes,
-// WAF/CDN/gateway signatures, generic text) together with the request-side
+// Package diagnose explains failed OAuth exchanges and every 401, 403 and
+// 407: it reads the status, headers and body of a response (standard OAuth
+// errors, provider envelopes in JSON, JSONP, form, XML and HTML, error
+// headers, WAF/CDN/gateway signatures) together with the request-side
 // findings, and returns a category, a stable cause id, evidence and fix
 // steps. Its knowledge is data: a table of rules (rules.go), each with its
-// source, and a catalogue of causes (causes.go) documented in
+// source and providers, a wording classifier for messages no rule knows
+// (wording.go), and a catalogue of causes (causes.go) documented in
 // docs/diagnoses.md.
 // It is pure: no I/O, no goroutines.
 package diagnose
@@ -33,9 +35,10 @@ const (
 const maxEvidence = 10
 
 // Diagnose explains x if it is a failed OAuth exchange (or a 200 that is
-// really an error), using x.OAuth.Label and x.OAuth.Findings already set by
-// inspection. It returns nil for successes and for exchanges that are not
-// OAuth. It never panics on malformed input.
+// really an error) or any exchange answered 401, 403 or 407, using
+// x.OAuth.Label and x.OAuth.Findings already set by inspection. It returns
+// nil for successes and for other errors of exchanges that are not OAuth.
+// It never panics on malformed input.
 func Diagnose(x *flow.Exchange) (d *flow.Diagnosis) {
 	if x == nil {
 		return nil
@@ -57,8 +60,15 @@ func Diagnose(x *flow.Exchange) (d *flow.Diagnosis) {
 	if !labeled && x.Response.Status < 400 && !challengeHeader(x.Response.Header) {
 		return nil // cheap exit for ordinary traffic
 	}
+	return diagnose(x, nil)
+}
+
+// diagnose is Diagnose with the rules of some providers left out (skip
+// holds Rule.Providers names), for the leave-one-provider-out measure.
+func diagnose(x *flow.Exchange, skip map[string]bool) *flow.Diagnosis {
 	f := gather(x)
-	d = decide(x, f)
+	f.skip = skip
+	d := decide(x, f)
 	if d == nil {
 		return nil
 	}
@@ -89,7 +99,7 @@ type candidate struct {
 // match wins.
 func best(layer Layer, f *facts, x *flow.Exchange, eligible func(*compiledRule) bool) *candidate {
 	for _, r := range compiled {
-		if r.Layer != layer || !eligible(r) {
+		if r.Layer != layer || !eligible(r) || f.skipped(r) {
 			continue
 		}
 		if score, ev, ok := r.match(f, x); ok {
@@ -113,15 +123,21 @@ func edgeStatusOK(r *compiledRule, status int) bool {
 	return r.AlsoSuccess
 }
 
+// isRefusal reports whether status is one that always gets a diagnosis:
+// 401, 403 and 407, at an OAuth endpoint or any other server.
+func isRefusal(status int) bool { return status == 401 || status == 403 || status == 407 }
+
 // decide picks the diagnosis, before evidence polishing.
 func decide(x *flow.Exchange, f *facts) *flow.Diagnosis {
 	labeled := f.label != flow.LabelNone
+	// Every rule applies to OAuth exchanges and to every refusal.
+	active := labeled || isRefusal(f.status)
 	oauthErr := f.oauthError()
 	failed := f.status >= 400
 	server := isServerStatus(f.status)
 
 	unlabeledOK := func(r *compiledRule) bool {
-		return labeled || r.Unlabeled || (f.challengeErr && r.Layer == LayerOAuth)
+		return active || r.Unlabeled || (f.challengeErr && r.Layer == LayerOAuth)
 	}
 
 	// 1. Standard errors and provider envelopes.
@@ -137,17 +153,26 @@ func decide(x *flow.Exchange, f *facts) *flow.Diagnosis {
 			c = fc
 		}
 		if c != nil {
+			if d := wordsOverCode(c, f); d != nil {
+				return d
+			}
 			return fromRule(c)
 		}
-		if !labeled && !f.challengeErr {
+		if !active && !f.challengeErr {
 			return nil
 		}
 		if server {
+			if d := blockPage(x, f); d != nil {
+				return d
+			}
 			return serverDiagnosis(x, f)
 		}
-		// 4. Generic text in the descriptions.
-		if t := textRule(f, x, true); t != nil {
-			return t
+		// 4. The wording classifier.
+		if d := classify(f, false); d != nil {
+			return withCodes(d, f)
+		}
+		if isRefusal(f.status) && (f.errCode == "" || !labeled) {
+			return refusal(x, f)
 		}
 		return unrecognized(f)
 	}
@@ -166,6 +191,9 @@ func decide(x *flow.Exchange, f *facts) *flow.Diagnosis {
 		if !labeled {
 			return nil
 		}
+		if d := blockPage(x, f); d != nil {
+			return d
+		}
 		return serverDiagnosis(x, f)
 	}
 	c := best(LayerEdge, f, x, func(r *compiledRule) bool {
@@ -178,14 +206,99 @@ func decide(x *flow.Exchange, f *facts) *flow.Diagnosis {
 		}
 		return d
 	}
-	if !labeled || !failed {
+	if !active {
 		return nil
 	}
-	if t := textRule(f, x, false); t != nil {
-		t.Evidence = append(t.Evidence, notOAuthNote(f))
-		return t
+	if f.wafHeader != "" && (failed || f.status == 202) {
+		return fromCause(CauseNetworkBlock, "A web application firewall acted on the request (it says so in a response header).", Medium,
+			"header "+f.wafHeader)
 	}
-	return fallback(f)
+	if !failed {
+		if (f.kind == kindJSONP || f.kind == kindXML) && f.message {
+			// QQ-style callback({...}) or an XML error served with 200.
+			return classify(f, false)
+		}
+		if f.kind != kindHTML && f.kind != kindText {
+			return nil
+		}
+		// A back-channel endpoint answers JSON: a page served there with a
+		// success status is an error page or a block page. At the
+		// authorization endpoint it is the login page, unless its title or
+		// a heading says it is a block page (application control).
+		return classify(f, !backChannel(f.label) && !f.errorPage())
+	}
+	// A page at a back-channel endpoint saying only "access denied" comes
+	// from whatever answered instead of the OAuth server: the generic
+	// permission words do not decide there (fallback says not-from-oauth-server).
+	skip := ""
+	if labeled && backChannel(f.label) && (f.kind == kindHTML || f.kind == kindText || f.kind == kindEmpty) {
+		skip = "words-permission"
+	}
+	if d := classifyWith(f, false, skip); d != nil {
+		return d
+	}
+	if !labeled {
+		return refusal(x, f)
+	}
+	return fallback(x, f)
+}
+
+// wordsOverCode lets the server's own words decide over a rule that read
+// the error code alone: an `invalid_request` or `unauthorized_client`
+// whose description names a scope, a client type or a redirect URI says
+// more than the code. It applies only when the words point to another
+// category; the answer then has the classifier's low confidence, and the
+// code rule's reading is kept in the evidence.
+func wordsOverCode(c *candidate, f *facts) *flow.Diagnosis {
+	r := c.rule
+	if r.errors == nil || r.codes != nil || r.desc != nil || r.findings != nil || r.headers != nil || r.body != nil || len(f.descs) == 0 {
+		return nil
+	}
+	cat := causeByID[r.Cause].Category
+	if r.Category != "" {
+		cat = r.Category
+	}
+	if cat == flow.CategoryInfo || cat == flow.CategoryServer {
+		return nil
+	}
+	g := *f
+	g.errCode, g.errRaw, g.codes, g.hdrTexts, g.page, g.pageDone = "", "", nil, nil, nil, true
+	d := classify(&g, false)
+	if d == nil || d.Category == cat {
+		return nil
+	}
+	d = withCodes(d, f)
+	d.Evidence = append(d.Evidence, fmt.Sprintf("the error code alone would read %s (%s, rule %s); the description says more", cat, r.Cause, r.ID))
+	return d
+}
+
+// withCodes puts the error code and provider codes in front of a
+// classifier diagnosis's evidence.
+func withCodes(d *flow.Diagnosis, f *facts) *flow.Diagnosis {
+	var pre []string
+	if f.errCode != "" {
+		pre = append(pre, errorEvidence(f))
+	}
+	for _, code := range f.codes {
+		pre = append(pre, codeEvidence(code))
+	}
+	d.Evidence = append(pre, d.Evidence...)
+	return d
+}
+
+// blockPage recognises a block page served with a 5xx status (a URL
+// filter's 503): an intermediary signature known to appear on block pages
+// whatever the status, or network words in the page.
+func blockPage(x *flow.Exchange, f *facts) *flow.Diagnosis {
+	if f.kind != kindHTML && f.kind != kindText && !f.message {
+		return nil
+	}
+	if c := best(LayerEdge, f, x, func(r *compiledRule) bool { return r.AlsoSuccess && r.body != nil }); c != nil {
+		d := fromRule(c)
+		d.Evidence = append(d.Evidence, fmt.Sprintf("a block page served with status %d, not a server failure", f.status))
+		return d
+	}
+	return classify(f, true)
 }
 
 // findingWins decides between the best rule that uses a request-side
@@ -200,48 +313,6 @@ func findingWins(fc, c *candidate) bool {
 	specific := c.rule.codes != nil || c.rule.desc != nil
 	cat := causeByID[c.rule.Cause].Category
 	return !specific || cat == flow.CategoryGrant || cat == causeByID[fc.rule.Cause].Category
-}
-
-// textScan bounds how much of a body the generic text rules read.
-const textScan = 8 << 10
-
-// textRule runs the generic text rules on the descriptions (when the body
-// was an OAuth error) or on the body.
-func textRule(f *facts, x *flow.Exchange, onDesc bool) *flow.Diagnosis {
-	g := f
-	if onDesc {
-		c := *f
-		c.body = f.desc()
-		c.lower, c.lowerDone = "", false
-		g = &c
-	} else if len(f.body) > textScan {
-		// Generic words are weak evidence anyway; looking at the start of
-		// a page bounds the cost of a dozen case-insensitive scans.
-		c := *f
-		c.body = f.body[:textScan]
-		c.lower, c.lowerDone = "", false
-		g = &c
-	}
-	c := best(LayerText, g, x, func(r *compiledRule) bool { return onDesc || edgeStatusOK(r, f.status) })
-	if c == nil {
-		return nil
-	}
-	if onDesc {
-		for i, e := range c.ev {
-			if strings.HasPrefix(e, "body: ") {
-				c.ev[i] = "error_description: " + strings.TrimPrefix(e, "body: ")
-			}
-		}
-		var pre []string
-		if f.errCode != "" {
-			pre = append(pre, errorEvidence(f))
-		}
-		for _, code := range f.codes {
-			pre = append(pre, codeEvidence(code))
-		}
-		c.ev = append(pre, c.ev...)
-	}
-	return fromRule(c)
 }
 
 func fromRule(c *candidate) *flow.Diagnosis {
@@ -267,8 +338,6 @@ func fromRule(c *candidate) *flow.Diagnosis {
 			d.Confidence = High
 		case LayerEdge:
 			d.Confidence = Medium
-		default:
-			d.Confidence = Low
 		}
 	}
 	d.Fix = append(append([]string(nil), r.Fix...), cause.Fix...)
@@ -348,8 +417,8 @@ func backChannel(l flow.Label) bool {
 }
 
 // fallback explains a labeled failure whose body is not an OAuth error and
-// that no rule recognised.
-func fallback(f *facts) *flow.Diagnosis {
+// that no rule and no wording recognised.
+func fallback(x *flow.Exchange, f *facts) *flow.Diagnosis {
 	switch f.status {
 	case 404, 405, 410:
 		return fromCause(CauseEndpointNotFound,
@@ -357,8 +426,22 @@ func fallback(f *facts) *flow.Diagnosis {
 			fmt.Sprintf("status %d", f.status), notOAuthNote(f))
 	}
 	if !backChannel(f.label) {
+		if isRefusal(f.status) {
+			return refusal(x, f)
+		}
 		d := unrecognized(f)
 		d.Summary = fmt.Sprintf("The %s endpoint answered %d with a page no rule recognises.", f.label, f.status)
+		return d
+	}
+	// A structured body (JSON, form, XML) is some server's own error
+	// envelope: the absence of an RFC `error` member says nothing about
+	// who answered, so it is not network evidence.
+	if f.kind == kindJSON || f.kind == kindJSONP || f.kind == kindForm || f.kind == kindXML || f.kind == kindBinary {
+		if isRefusal(f.status) {
+			return refusal(x, f)
+		}
+		d := unrecognized(f)
+		d.Summary = fmt.Sprintf("The %s endpoint answered %d with an error no rule recognises.", f.label, f.status)
 		return d
 	}
 	conf := Medium
@@ -413,6 +496,7 @@ func upstream(x *flow.Exchange) *flow.Diagnosis {
 	default:
 		d = fromCause(CauseUpstreamUnreachable, "No response from the OAuth server (connection refused, reset or timed out).", Medium, ev)
 	}
+	d.Evidence = append([]string{"network evidence: no response came back"}, d.Evidence...)
 	if x.Conn.ServerAddr != "" {
 		d.Evidence = append(d.Evidence, "server address: "+x.Conn.ServerAddr)
 	}
@@ -466,10 +550,52 @@ func finish(x *flow.Exchange, f *facts, d *flow.Diagnosis) {
 	if f.errFrom == "page text" && d.Confidence == High {
 		d.Confidence = Medium
 	}
-	d.Evidence = scrubAll(x, dedup(ev))
+	if d.Category == flow.CategoryNetwork {
+		ev = networkEvidence(f, ev)
+	}
+	secrets := f.secrets()
+	d.Evidence = scrubWith(secrets, dedup(ev))
 	if len(d.Evidence) > maxEvidence {
 		d.Evidence = d.Evidence[:maxEvidence]
 	}
+	d.Summary = scrubWith(secrets, []string{d.Summary})[0]
+}
+
+// networkEvidence marks the evidence line that makes a network diagnosis
+// a network one ("network evidence: …"): an intermediary's header, cookie,
+// body or status-line signature, a provider code or description naming a
+// network restriction, network wording. Without such a line it adds one
+// for a 407 or for a body no OAuth server sends on a back-channel
+// endpoint. Only those count; the absence of an OAuth error alone does not.
+func networkEvidence(f *facts, ev []string) []string {
+	for i, e := range ev {
+		if i == 0 {
+			continue // the status
+		}
+		for _, p := range []string{"header ", "cookie ", "status line", "body: ", "body is empty", "wording ", "upstream error",
+			"errcode=", "AADSTS", "error_description: "} {
+			if strings.HasPrefix(e, p) {
+				out := append([]string(nil), ev...)
+				out[i] = "network evidence: " + e
+				return out
+			}
+		}
+	}
+	what := ""
+	switch {
+	case f.status == 407:
+		what = "status 407: a proxy between the client and the server asks for credentials"
+		if v := f.header.Get("Proxy-Authenticate"); v != "" {
+			what += " (Proxy-Authenticate: " + shorten(v, 80) + ")"
+		}
+	case f.kind == kindHTML || f.kind == kindEmpty || f.kind == kindText:
+		what = fmt.Sprintf("a %s endpoint answered with %s; OAuth servers answer it with JSON", f.label, map[string]string{kindHTML: "an HTML page", kindEmpty: "an empty body", kindText: "plain text"}[f.kind])
+	default:
+		return ev
+	}
+	out := make([]string, 0, len(ev)+1)
+	out = append(out, ev[0], "network evidence: "+what)
+	return append(out, ev[1:]...)
 }
 
 func looksMTLS(x *flow.Exchange) bool {
@@ -544,6 +670,13 @@ var (
 // (client secret, code, tokens, credentials), JWTs anywhere, and
 // name=value pairs of secret parameters echoed by the server.
 func scrubAll(x *flow.Exchange, ev []string) []string {
+	return scrubWith(requestSecrets(x), ev)
+}
+
+// requestSecrets lists the secret values x's request carried, longest
+// first: a secret that is a prefix of another must not leave the other's
+// tail behind.
+func requestSecrets(x *flow.Exchange) []string {
 	var secrets []string
 	for k, vs := range requestParams(x) {
 		if redact.IsSecretParam(k) {
@@ -568,11 +701,21 @@ func scrubAll(x *flow.Exchange, ev []string) []string {
 			if len(v) >= 4 {
 				secrets = append(secrets, v)
 			}
+			if strings.EqualFold(name, "Cookie") {
+				for _, p := range strings.Split(v, ";") {
+					if _, cv, ok := strings.Cut(p, "="); ok && len(strings.TrimSpace(cv)) >= 4 {
+						secrets = append(secrets, strings.TrimSpace(cv))
+					}
+				}
+			}
 		}
 	}
-	// Longest first: a secret that is a prefix of another must not leave
-	// the other's tail behind.
 	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
+	return secrets
+}
+
+// scrubWith replaces secrets, JWTs and secret name=value pairs in ev.
+func scrubWith(secrets []string, ev []string) []string {
 	out := make([]string, len(ev))
 	for i, s := range ev {
 		for _, sec := range secrets {
@@ -580,20 +723,66 @@ func scrubAll(x *flow.Exchange, ev []string) []string {
 				s = strings.ReplaceAll(s, sec, redact.Fingerprint(sec))
 			}
 		}
-		s = secretPairRE.ReplaceAllStringFunc(s, func(m string) string {
-			p := secretPairRE.FindStringSubmatch(m)
-			if redact.IsFingerprint(p[3]) || strings.HasPrefix(p[3], "redacted") {
-				return m
-			}
-			if strings.EqualFold(p[1], "code") && !strings.Contains(p[2], "=") && !strings.Contains(p[2], "\"") {
-				return m // "code: 100" style provider codes are not secrets
-			}
-			return p[1] + p[2] + redact.Fingerprint(p[3])
-		})
-		s = string(jwtRE.ReplaceAllStringFunc(s, redact.Fingerprint))
-		out[i] = shorten(s, 400)
+		if mayHoldSecretPair(s) {
+			s = secretPairRE.ReplaceAllStringFunc(s, func(m string) string {
+				p := secretPairRE.FindStringSubmatch(m)
+				if redact.IsFingerprint(p[3]) || strings.HasPrefix(p[3], "redacted") {
+					return m
+				}
+				if strings.EqualFold(p[1], "code") && !strings.Contains(p[2], "=") && !strings.Contains(p[2], "\"") {
+					return m // "code: 100" style provider codes are not secrets
+				}
+				return p[1] + p[2] + redact.Fingerprint(p[3])
+			})
+		}
+		if strings.Contains(s, "eyJ") {
+			s = jwtRE.ReplaceAllStringFunc(s, redact.Fingerprint)
+		}
+		out[i] = scrubCutTail(shorten(s, 400), secrets)
 	}
 	return out
+}
+
+// scrubCutTail removes the beginning of a secret left at the end of a text
+// that was cut short ("…"), by the readers or by shorten: a secret cut in
+// half no longer matches whole.
+func scrubCutTail(s string, secrets []string) string {
+	body, cut := strings.CutSuffix(strings.TrimRight(s, `"`), "…")
+	if !cut {
+		return s
+	}
+	for _, sec := range secrets {
+		for k := len(sec) - 1; k >= 4; k-- {
+			if strings.HasSuffix(body, sec[:k]) {
+				return body[:len(body)-k] + "redacted…"
+			}
+		}
+	}
+	return s
+}
+
+// secretPairNames are the parameter names secretPairRE looks for; a line
+// without any of them (in any case) is not scanned.
+var secretPairNames = []string{"token", "secret", "code", "assertion", "password", "verifier"}
+
+func mayHoldSecretPair(s string) bool {
+	l := strings.ToLower(s)
+	for _, n := range secretPairNames {
+		for rest := l; ; {
+			i := strings.Index(rest, n)
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(n):]
+			// A ':' or '=' follows, after quotes and white space (a
+			// superset of what secretPairRE allows there).
+			t := strings.TrimLeft(rest, "\"' \t\n\r\v\f")
+			if t != "" && (t[0] == ':' || t[0] == '=') {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 var jwtRE = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)

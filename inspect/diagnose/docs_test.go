@@ -31,6 +31,9 @@ func TestDocs(t *testing.T) {
 	for id := range builtinTriggers {
 		used[id] = true
 	}
+	for _, w := range wordRules {
+		used[w.Cause] = true
+	}
 	for _, c := range causes {
 		used[c.ID] = true
 	}
@@ -85,7 +88,7 @@ func TestScoreIsSpecificity(t *testing.T) {
 	}
 }
 
-var layerName = map[Layer]string{LayerOAuth: "OAuth error", LayerEdge: "intermediary", LayerText: "generic text"}
+var layerName = map[Layer]string{LayerOAuth: "OAuth error", LayerEdge: "intermediary"}
 
 // describe renders a rule's conditions for the documentation.
 func describe(r *Rule) string {
@@ -144,7 +147,7 @@ func describe(r *Rule) string {
 	}
 	conf := r.Confidence
 	if conf == "" {
-		conf = map[Layer]string{LayerOAuth: High, LayerEdge: Medium, LayerText: Low}[r.Layer]
+		conf = map[Layer]string{LayerOAuth: High, LayerEdge: Medium}[r.Layer]
 	}
 	return fmt.Sprintf("`%s` (%s, %s): %s. Source: %s", r.ID, layerName[r.Layer], conf, strings.Join(parts, "; "), r.Source)
 }
@@ -194,6 +197,15 @@ func causesMarkdown() string {
 			sort.SliceStable(rs, func(i, j int) bool { return rs[i].Layer < rs[j].Layer })
 			for _, r := range rs {
 				b.WriteString("- rule " + describe(r) + "\n")
+			}
+			for _, w := range wordRules {
+				if w.Cause == id {
+					scope := "when no rule matched"
+					if w.NetworkOnly {
+						scope += "; also on a block page served with 2xx or 5xx"
+					}
+					fmt.Fprintf(&b, "- wording `%s` (wording classifier, low, %s): a message matching `%s`\n", w.ID, scope, strings.ReplaceAll(w.Words, "`", "'"))
+				}
 			}
 			if t, ok := builtinTriggers[id]; ok {
 				b.WriteString("- built in: " + t + "\n")

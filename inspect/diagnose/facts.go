@@ -26,6 +26,7 @@ const (
 	kindJSONP  = "jsonp"
 	kindForm   = "form"
 	kindHTML   = "html"
+	kindXML    = "xml"
 	kindText   = "text"
 	kindBinary = "binary"
 )
@@ -49,27 +50,91 @@ type facts struct {
 	codes   []string // provider codes, "namespace:value"
 	// envelope is true when the body carries an error envelope (even without a code).
 	envelope bool
+	// message is true when the body is a structured document (JSON, form,
+	// XML) carrying a message member but no error code: a provider's own
+	// envelope ({"message": ...}), not evidence of anything by itself.
+	message bool
+	// hdrTexts are messages read from response headers (X-Error,
+	// x-amzn-ErrorType / ErrorMessage style), "Name: value".
+	hdrTexts []string
+	// wafHeader is "Name: value" of a response header named after a web
+	// application firewall (x-amzn-waf-action, x-waf-event...), if any.
+	wafHeader string
+	// page holds the title, headings and leading text of an HTML or text
+	// body, made on first use by pageTexts.
+	page     []message
+	pageDone bool
+	// bodyText is the leading visible text of an HTML page (pageBody).
+	bodyText string
+	bodyDone bool
 
 	challenge    bool // WWW-Authenticate carries a Bearer/DPoP/OAuth challenge
 	challengeErr bool // ... with an error code
 	cookies      []string
 
 	findings []flow.Finding
+	// skip names providers whose rules are left out (see Rule.Providers).
+	skip map[string]bool
+	// x is the exchange, for the request's secrets (see secrets).
+	x           *flow.Exchange
+	secretList  []string
+	secretsDone bool
 
 	// lower is the body in lower case, made on first use by mayContain.
 	lower     string
 	lowerDone bool
 }
 
-// mayContain reports whether the body contains one of lits (lower case),
-// ignoring case.
-func (f *facts) mayContain(lits []string) bool {
+// lowerBody returns the body in lower case, made on first use.
+func (f *facts) lowerBody() string {
 	if !f.lowerDone {
 		f.lower = strings.ToLower(f.body)
 		f.lowerDone = true
 	}
+	return f.lower
+}
+
+// errorLabelled is a cheap necessary condition for pageErrRE: "error",
+// then optionally white space and a three-digit status, then ':' or '='.
+func errorLabelled(lower string) bool {
+	for rest := lower; ; {
+		i := strings.Index(rest, "error")
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len("error"):]
+		t := strings.TrimLeft(rest, " \t\r\n\v\f0123456789")
+		if t != "" && (t[0] == ':' || t[0] == '=') {
+			return true
+		}
+	}
+}
+
+// mayContain reports whether the body contains one of lits (lower case),
+// ignoring case.
+func (f *facts) mayContain(lits []string) bool {
+	f.lowerBody()
 	for _, l := range lits {
 		if strings.Contains(f.lower, l) {
+			return true
+		}
+	}
+	return false
+}
+
+// secrets returns the request's secret values, made on first use.
+func (f *facts) secrets() []string {
+	if !f.secretsDone && f.x != nil {
+		f.secretList = requestSecrets(f.x)
+		f.secretsDone = true
+	}
+	return f.secretList
+}
+
+// skipped reports whether r belongs to a provider left out.
+func (f *facts) skipped(r *compiledRule) bool {
+	for _, p := range r.Providers {
+		if f.skip[p] {
 			return true
 		}
 	}
@@ -152,7 +217,7 @@ func head(b []byte, n int) []byte {
 // gather extracts the facts of x. x.Response must be non-nil.
 func gather(x *flow.Exchange) *facts {
 	r := x.Response
-	f := &facts{label: x.OAuth.Label, status: r.Status, reason: r.Reason, header: r.Header, findings: x.OAuth.Findings}
+	f := &facts{label: x.OAuth.Label, status: r.Status, reason: r.Reason, header: r.Header, findings: x.OAuth.Findings, x: x}
 	if f.header == nil {
 		f.header = http.Header{}
 	}
@@ -199,8 +264,11 @@ func gather(x *flow.Exchange) *facts {
 	case mt == "application/x-www-form-urlencoded" || looksLikeForm(trim):
 		f.kind = kindForm
 		if vals, err := url.ParseQuery(string(trim)); err == nil {
-			f.fromValues(vals, "body")
+			f.fromForm(vals)
 		}
+	case looksLikeXML(trim, mt):
+		f.kind = kindXML
+		f.fromXML(head2(f.body, maxInspect))
 	case htmlRE.Match(trim) || strings.Contains(mt, "html"):
 		f.kind = kindHTML
 	default:
@@ -210,6 +278,7 @@ func gather(x *flow.Exchange) *facts {
 		f.fromPage()
 	}
 	f.fromChallenge()
+	f.fromHeaders()
 	f.fromLocation()
 	if x.OAuth.Label == flow.LabelCallback && x.Request.URL != nil && f.errCode == "" {
 		f.fromURL(x.Request.URL, "callback URL")
@@ -232,13 +301,6 @@ func head2(s string, n int) string {
 		return s[:n]
 	}
 	return s
-}
-
-func looksLikeForm(b []byte) bool {
-	if len(b) == 0 || bytes.ContainsAny(b, " \n\t<{") {
-		return false
-	}
-	return bytes.Contains(b, []byte("error=")) || bytes.Contains(b, []byte("access_token="))
 }
 
 func (f *facts) addCode(c string) {
@@ -286,13 +348,40 @@ func scalar(v any) string {
 
 func isZero(s string) bool { return s == "" || s == "0" }
 
-var descKeys = []string{"error_description", "error_message", "errmsg", "errorSummary", "msg", "message", "Message", "detail", "error_msg", "sub_msg", "errorMessage"}
+var descKeys = []string{"error_description", "error_message", "errmsg", "errorSummary", "msg", "message", "Message", "detail", "error_msg", "sub_msg", "errorMessage", "title", "description", "reason", "faultstring"}
 
 // fromJSON reads the standard and provider error members of a JSON object.
 func (f *facts) fromJSON(m map[string]any) {
+	hadDesc := len(f.descs)
+	defer func() {
+		// A message without any code is a provider's own envelope.
+		if len(f.descs) > hadDesc && f.errCode == "" && len(f.codes) == 0 && !f.envelope {
+			f.message = true
+		}
+	}()
 	for _, k := range descKeys {
 		if s, ok := m[k].(string); ok {
 			f.addDesc(s)
+		}
+	}
+	// AWS JSON protocols: {"__type": "com.amazon...#NotAuthorizedException", "message": ...}.
+	for _, k := range []string{"__type", "errorType", "error_type"} {
+		if s, ok := m[k].(string); ok && s != "" {
+			if i := strings.LastIndexAny(s, "#:"); i >= 0 && i < len(s)-1 {
+				s = s[i+1:]
+			}
+			f.addDesc(splitWords(s))
+		}
+	}
+	// Apigee: {"fault": {"faultstring": ..., "detail": {"errorcode": ...}}}.
+	if fo, ok := m["fault"].(map[string]any); ok {
+		if s, ok := fo["faultstring"].(string); ok {
+			f.addDesc(s)
+		}
+		if d, ok := fo["detail"].(map[string]any); ok {
+			if s := scalar(d["errorcode"]); s != "" {
+				f.addDesc(splitWords(s))
+			}
 		}
 	}
 	if s, ok := m["error_uri"].(string); ok {
@@ -314,6 +403,27 @@ func (f *facts) fromJSON(m map[string]any) {
 		f.envelope = true
 		if s, ok := e["message"].(string); ok {
 			f.addDesc(s)
+		}
+		for _, k := range []string{"error_description", "description", "detail"} {
+			if s, ok := e[k].(string); ok {
+				f.addDesc(s)
+			}
+		}
+		// {"error": {"code": "invalid_grant", "message": ...}}: an RFC code in another envelope.
+		if c, ok := e["code"].(string); ok && knownErrors[strings.ToLower(c)] {
+			f.setError(c, "body (error.code)")
+		}
+		if arr, ok := e["errors"].([]any); ok {
+			for i, it := range arr {
+				if o, ok := it.(map[string]any); ok && i < 4 {
+					if s, ok := o["message"].(string); ok {
+						f.addDesc(s)
+					}
+					if s, ok := o["reason"].(string); ok {
+						f.addDesc(splitWords(s))
+					}
+				}
+			}
 		}
 		_, fb := e["fbtrace_id"]
 		if t, ok := e["type"].(string); ok {
@@ -376,10 +486,15 @@ func (f *facts) fromJSON(m map[string]any) {
 			if i >= 4 {
 				break
 			}
+			if s, ok := it.(string); ok {
+				f.addDesc(s)
+			}
 			if o, ok := it.(map[string]any); ok {
 				f.envelope = true
-				if s, ok := o["message"].(string); ok {
-					f.addDesc(s)
+				for _, k := range []string{"message", "detail", "title"} {
+					if s, ok := o[k].(string); ok {
+						f.addDesc(s)
+					}
 				}
 				if c := scalar(o["code"]); c != "" {
 					f.addCode("errors:" + c)
@@ -420,20 +535,44 @@ func (f *facts) fromValues(v url.Values, from string) {
 
 // fromPage reads error codes that authorization servers print on their
 // browser-facing error pages ("Error 400: redirect_uri_mismatch").
+//
+// Authorization-endpoint pages are read whole; other pages (a token
+// endpoint or an API answering HTML) only when they are short (2 KiB), so
+// that a long page mentioning an error name in passing does not count and
+// block pages cost no extra scan.
 func (f *facts) fromPage() {
-	if f.label != flow.LabelAuthorize && f.label != flow.LabelCallback {
+	browser := f.label == flow.LabelAuthorize || f.label == flow.LabelCallback
+	if !browser && len(f.body) > 2<<10 {
 		return
 	}
 	text := head2(f.body, maxInspect)
-	if m := formPostRE.FindStringSubmatch(text); m != nil {
-		f.setError(m[1], "form_post page")
-		return
+	if browser && f.mayContain([]string{`name="error"`, `name='error'`}) {
+		if m := formPostRE.FindStringSubmatch(text); m != nil {
+			f.setError(m[1], "form_post page")
+			return
+		}
+	}
+	if !errorLabelled(f.lowerBody()) {
+		return // no "error: x" or "error 400 = x" anywhere: skip the scan
 	}
 	for _, m := range pageErrRE.FindAllStringSubmatch(text, 8) {
 		if knownErrors[strings.ToLower(m[1])] {
 			f.setError(m[1], "page text")
 			if d := pageDescRE.FindStringSubmatch(text); d != nil {
 				f.addDesc(d[1])
+			}
+			if !browser {
+				// The page's own words describe the error.
+				texts := f.pageTexts()
+				if b, ok := f.pageBody(); ok {
+					texts = append(texts[:len(texts):len(texts)], b)
+				}
+				for _, p := range texts {
+					t := strings.TrimSpace(strings.Replace(p.text, m[0], "", 1))
+					if t != "" && !isStatusText(t) && !strings.EqualFold(t, m[1]) {
+						f.addDesc(t)
+					}
+				}
 			}
 			return
 		}

@@ -82,12 +82,77 @@ func FuzzDiagnose(f *testing.F) {
 		if len(d.Evidence) > maxEvidence {
 			t.Errorf("got %d evidence lines, want at most %d", len(d.Evidence), maxEvidence)
 		}
+		checkNetworkEvidence(t, d)
 		for _, e := range append(d.Evidence, d.Summary) {
 			if strings.Contains(e, "internal error") {
 				t.Fatalf("Diagnose recovered from a panic: %q", e)
 			}
 			if strings.Contains(e, fuzzSecret) {
 				t.Errorf("evidence %q leaks the client secret", e)
+			}
+		}
+	})
+}
+
+var fuzzContentTypes = []string{"", "application/json", "application/x-www-form-urlencoded", "text/html", "text/xml", "application/javascript", "text/plain", "application/problem+json"}
+
+// FuzzEnvelope feeds arbitrary bodies, content types and error headers to
+// the envelope readers (JSON, JSONP, form, XML/SOAP, HTML pages, headers)
+// and the wording classifier: no panic, bounded output, every message
+// valid to quote, and the request's secret never among the messages.
+func FuzzEnvelope(f *testing.F) {
+	for _, c := range loadCases(f) {
+		f.Add([]byte(c.Body), uint8(0), "", 403)
+	}
+	f.Add([]byte(`oauth_problem=token_rejected&oauth_problem_advice=x`), uint8(2), "", 401)
+	f.Add([]byte(`<?xml version="1.0"?><soap:Envelope><soap:Body><soap:Fault><faultcode>soap:Client</faultcode><faultstring>Invalid client credentials</faultstring></soap:Fault></soap:Body></soap:Envelope>`), uint8(4), "", 401)
+	f.Add([]byte(`<Error><Code>AuthorizationFailure</Code><Message>not authorized</Message></Error>`), uint8(4), "", 403)
+	f.Add([]byte(`{"__type":"com.amazon#NotAuthorizedException","message":"Invalid Refresh Token"}`), uint8(1), "", 400)
+	f.Add([]byte(`{"fault":{"faultstring":"Invalid ApiKey","detail":{"errorcode":"oauth.v2.InvalidApiKey"}}}`), uint8(1), "", 401)
+	f.Add([]byte(`cb({"ret":-1,"msg":"redirect uri is illegal"});`), uint8(5), "", 200)
+	f.Add([]byte(`<html><title>Web Page Blocked</title><h1>Blocked</h1><script>x</script><p>`+fuzzSecret+`</p>`), uint8(3), "X-Error: ip "+fuzzSecret, 503)
+	f.Add([]byte(`{"error":{"code":"invalid_grant","message":"x","errors":[{"reason":"a_b"}]}}`), uint8(1), "x-amzn-ErrorType: AccessDeniedException:http://internal", 403)
+	f.Fuzz(func(t *testing.T, body []byte, ct uint8, errHeader string, status int) {
+		x := &flow.Exchange{}
+		x.OAuth.Label = flow.LabelToken
+		x.Request.Method = http.MethodPost
+		x.Request.URL, _ = url.Parse("https://as.example/token")
+		x.Request.Header = http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+		x.Request.Body.Data = []byte("grant_type=client_credentials&client_secret=" + fuzzSecret)
+		h := http.Header{}
+		if c := fuzzContentTypes[int(ct)%len(fuzzContentTypes)]; c != "" {
+			h.Set("Content-Type", c)
+		}
+		if k, v, ok := strings.Cut(errHeader, ":"); ok && strings.TrimSpace(k) != "" {
+			h.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+		}
+		x.Response = &flow.Response{Status: status, Header: h, Body: flow.Body{Data: body, Size: int64(len(body))}}
+		fc := gather(x)
+		if len(fc.descs) > 8 || len(fc.hdrTexts) > 6 || len(fc.pageTexts()) > 6 {
+			t.Fatalf("unbounded: %d descs, %d header texts, %d page texts", len(fc.descs), len(fc.hdrTexts), len(fc.pageTexts()))
+		}
+		for _, p := range fc.pageTexts() {
+			if len(p.text) > 600+len("…") {
+				t.Errorf("page text of %d bytes", len(p.text))
+			}
+		}
+		for _, m := range fc.messages(true) {
+			if strings.Contains(m.text, fuzzSecret) {
+				t.Errorf("message %q from %s keeps the request's secret", m.text, m.from)
+			}
+		}
+		for _, nw := range []bool{false, true} {
+			if d := classify(fc, nw); d != nil {
+				if causeByID[d.Cause] == nil || d.Confidence != Low {
+					t.Errorf("classifier gave cause %q confidence %q", d.Cause, d.Confidence)
+				}
+			}
+		}
+		if d := Diagnose(x); d != nil {
+			for _, e := range append(d.Evidence, d.Summary) {
+				if strings.Contains(e, fuzzSecret) {
+					t.Errorf("evidence %q leaks the client secret", e)
+				}
 			}
 		}
 	})

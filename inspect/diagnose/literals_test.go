@@ -19,7 +19,8 @@ func TestRequiredLiterals(t *testing.T) {
 		{`error code:\s*1020\b`, []string{"error code:"}},
 		{`\A\s*\z`, nil},
 		{`(?i)rate.?limit|too many requests`, []string{"limit", "too many requests"}},
-		{`a|bc`, nil}, // a one-letter alternative proves nothing
+		{`a|bc`, nil},            // a one-letter alternative proves nothing
+		{`频率|频繁`, []string{"频"}}, // the parser factors the common CJK prefix out
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {
@@ -69,5 +70,39 @@ func TestLiteralPrefilterSound(t *testing.T) {
 	}
 	if checked < 10 {
 		t.Errorf("only %d rule/body matches checked; the test data lost its bodies?", checked)
+	}
+}
+
+// TestWordPrefilterSound: the classifier's literal prefilter never rules
+// out a message that a word rule's regexp matches, on the messages of
+// every knowledge-base case (plain and upper case) and the variants.
+func TestWordPrefilterSound(t *testing.T) {
+	var texts []string
+	for _, c := range loadCases(t) {
+		status, ok := caseStatus(c)
+		if !ok {
+			status = 400
+		}
+		for _, m := range gather(caseExchange(c, status)).messages(true) {
+			texts = append(texts, m.text, strings.ToUpper(m.text))
+		}
+		for _, v := range caseVariants(c) {
+			texts = append(texts, v.body)
+		}
+	}
+	checked := 0
+	for _, w := range compiledWords {
+		for _, s := range texts {
+			if !w.re.MatchString(s) {
+				continue
+			}
+			checked++
+			if w.lits != nil && !containsAny(strings.ToLower(s), w.lits) {
+				t.Errorf("word rule %s: prefilter %q rejects a text its regexp matches: %.120q", w.ID, w.lits, s)
+			}
+		}
+	}
+	if checked < 50 {
+		t.Errorf("only %d word/text matches checked", checked)
 	}
 }

@@ -26,9 +26,10 @@ const (
 	// by headers, cookies and body; they apply only when the body is NOT an
 	// OAuth error.
 	LayerEdge
-	// LayerText rules look for generic words; low confidence.
-	LayerText
 )
+
+// Generic words are not rules of a layer: the wording classifier
+// (wording.go) reads them after every rule failed.
 
 // HeaderMatch matches a response header: Value is a regexp on the header
 // value; empty means "present".
@@ -52,7 +53,7 @@ type Rule struct {
 	// status for LayerOAuth (the error envelope decides), 4xx except 404,
 	// 405, 410 and 429 for the other layers.
 	Status []int
-	// AlsoSuccess lets a LayerEdge/LayerText rule fire on 2xx/3xx
+	// AlsoSuccess lets a LayerEdge rule fire on 2xx/3xx
 	// responses too (block pages served with 200, AWS WAF challenge 202).
 	AlsoSuccess bool
 	// Unlabeled lets the rule fire on exchanges inspection did not label
@@ -95,10 +96,15 @@ type Rule struct {
 	// Fix lists steps specific to this rule, shown before the cause's steps.
 	Fix []string
 	// Confidence is high, medium or low; empty means high for LayerOAuth,
-	// medium for LayerEdge, low for LayerText.
+	// medium for LayerEdge.
 	Confidence string
 	// Source is the RFC section or vendor documentation the rule is based on.
 	Source string
+	// Providers names the providers and gateways whose knowledge the rule
+	// encodes (their codes, wording or signatures), lower case: "entra",
+	// "cloudflare". Rules from the standards alone have none. The
+	// leave-one-provider-out measure removes them.
+	Providers []string
 }
 
 type compiledHeader struct {
@@ -448,7 +454,9 @@ func requiredLiterals(expr string) []string {
 func literalsOf(re *syntax.Regexp) ([]string, bool) {
 	switch re.Op {
 	case syntax.OpLiteral:
-		if len(re.Rune) < 2 {
+		// One ASCII letter proves nothing; one CJK character (a factored
+		// prefix of 频率|频繁) is selective enough.
+		if len(re.Rune) == 0 || (len(re.Rune) == 1 && re.Rune[0] < 0x2E80) {
 			return nil, false
 		}
 		return []string{strings.ToLower(string(re.Rune))}, true

@@ -1,0 +1,87 @@
+package webui
+
+import (
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+)
+
+// subBuffer is how many events one page may lag behind before it misses
+// some; each event is one encoded row (a few hundred bytes).
+const subBuffer = 256
+
+// hub fans rows out to the event streams of open pages. Publishing never
+// blocks: a page whose buffer is full misses the event and is told so.
+type hub struct {
+	mu     sync.Mutex
+	subs   map[*sub]struct{}
+	n      atomic.Int32 // len(subs), read without the lock on the hot path
+	closed bool
+}
+
+// sub is one open event stream.
+type sub struct {
+	ch     chan []byte
+	missed atomic.Int64
+	done   chan struct{}
+}
+
+func newHub() *hub { return &hub{subs: map[*sub]struct{}{}} }
+
+// subscribe registers a stream; nil after close.
+func (h *hub) subscribe() *sub {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil
+	}
+	s := &sub{ch: make(chan []byte, subBuffer), done: make(chan struct{})}
+	h.subs[s] = struct{}{}
+	h.n.Store(int32(len(h.subs)))
+	return s
+}
+
+func (h *hub) unsubscribe(s *sub) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.subs[s]; ok {
+		delete(h.subs, s)
+		h.n.Store(int32(len(h.subs)))
+	}
+}
+
+// publish sends row to every stream that has room. With no page open it
+// costs one atomic load.
+func (h *hub) publish(row *Row) {
+	if h.n.Load() == 0 {
+		return
+	}
+	b, err := json.Marshal(row)
+	if err != nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		select {
+		case s.ch <- b:
+		default:
+			s.missed.Add(1)
+		}
+	}
+}
+
+// close ends every stream.
+func (h *hub) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	h.closed = true
+	for s := range h.subs {
+		close(s.done)
+		delete(h.subs, s)
+	}
+	h.n.Store(0)
+}

@@ -1,0 +1,462 @@
+package webui
+
+import (
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oauthproxy/oauthproxy/flow"
+	"github.com/oauthproxy/oauthproxy/redact"
+)
+
+// DefaultMaxBytes bounds the ring of a live session when Options.MaxBytes is 0.
+const DefaultMaxBytes = 16 << 20
+
+// OtherLane is the group id of exchanges that belong to no login.
+const OtherLane = "other"
+
+// Badge is the most severe finding or diagnosis of an exchange or a login.
+type Badge struct {
+	// Level is error, warn or info.
+	Level string `json:"level"`
+	// ID is the finding id, or the diagnosis as category/cause.
+	ID string `json:"id"`
+}
+
+// Brief names one finding of a row.
+type Brief struct {
+	ID       string `json:"id"`
+	Severity string `json:"severity"`
+}
+
+// Row is the redacted one-line summary of an exchange: what the list, the
+// search and the event stream carry.
+type Row struct {
+	ID         string    `json:"id"`
+	Seq        int       `json:"seq"`
+	Time       time.Time `json:"time"`
+	Method     string    `json:"method"`
+	URL        string    `json:"url"`
+	Host       string    `json:"host"`
+	Path       string    `json:"path"`
+	Status     int       `json:"status"`
+	Error      string    `json:"error,omitempty"`
+	DurationMS float64   `json:"duration_ms"`
+	OAuth      string    `json:"oauth,omitempty"`
+	GrantType  string    `json:"grant_type,omitempty"`
+	Issuer     string    `json:"issuer,omitempty"`
+	Login      string    `json:"login,omitempty"`
+	Failed     bool      `json:"failed,omitempty"`
+	Badge      *Badge    `json:"badge,omitempty"`
+	Findings   []Brief   `json:"findings,omitempty"`
+	// Cause is the diagnosis as category/cause, "" when there is none.
+	Cause string `json:"cause,omitempty"`
+}
+
+// rowOf builds the redacted row of x.
+func rowOf(x *flow.Exchange) Row {
+	r := Row{
+		ID:         x.ID,
+		Seq:        x.Seq,
+		Time:       x.Start,
+		Method:     x.Request.Method,
+		Error:      redact.Text(x.Error),
+		DurationMS: float64(x.Timings.Total.Microseconds()) / 1000,
+		OAuth:      string(x.OAuth.Label),
+		GrantType:  x.OAuth.GrantType,
+		Issuer:     x.OAuth.Issuer,
+		Login:      x.OAuth.Login,
+		Failed:     x.Failed(),
+	}
+	if u := x.Request.URL; u != nil {
+		ru := redact.URL(u)
+		r.URL = ru.String()
+		r.Host = ru.Host
+		r.Path = ru.EscapedPath()
+		if ru.RawQuery != "" {
+			r.Path += "?" + ru.RawQuery
+		}
+	}
+	if x.Response != nil {
+		r.Status = x.Response.Status
+	}
+	for _, f := range x.OAuth.Findings {
+		r.Findings = append(r.Findings, Brief{ID: f.ID, Severity: string(f.Severity)})
+	}
+	if d := x.OAuth.Diagnosis; d != nil {
+		r.Cause = string(d.Category) + "/" + d.Cause
+	}
+	r.Badge = badgeOf(x)
+	return r
+}
+
+// badgeOf picks the most severe finding, or the diagnosis when no finding
+// is as severe. A diagnosis of a failed exchange counts as an error, one in
+// the info category as info.
+func badgeOf(x *flow.Exchange) *Badge {
+	var b *Badge
+	rank := 4
+	for _, f := range x.OAuth.Findings {
+		if r := f.Severity.Rank(); r < rank {
+			rank, b = r, &Badge{Level: string(f.Severity), ID: f.ID}
+		}
+	}
+	if d := x.OAuth.Diagnosis; d != nil {
+		lvl := flow.SeverityError
+		if d.Category == flow.CategoryInfo {
+			lvl = flow.SeverityInfo
+		}
+		if lvl.Rank() < rank {
+			b = &Badge{Level: string(lvl), ID: string(d.Category) + "/" + d.Cause}
+		}
+	}
+	return b
+}
+
+// worse returns the more severe of two badges (a when equal).
+func worse(a, b *Badge) *Badge {
+	if a == nil {
+		return b
+	}
+	if b == nil {
+		return a
+	}
+	if flow.Severity(b.Level).Rank() < flow.Severity(a.Level).Rank() {
+		return b
+	}
+	return a
+}
+
+// entry is one exchange held by the ring: the exchange as the sink got it
+// (needed for re-send and HAR export, never served as is), its redacted
+// row, and the bytes it is charged for.
+type entry struct {
+	x    *flow.Exchange
+	row  Row
+	size int64
+}
+
+// Store is the byte-bounded ring of recent exchanges. It is safe for
+// concurrent use.
+type Store struct {
+	max int64
+
+	mu      sync.RWMutex
+	ring    []*entry // oldest first; ring[head:] are live
+	head    int
+	byID    map[string]*entry
+	bytes   int64
+	seen    int64 // exchanges ever added
+	evicted int64
+}
+
+// NewStore returns a ring that holds at most maxBytes (DefaultMaxBytes
+// when maxBytes <= 0) of exchanges, evicting the oldest first.
+func NewStore(maxBytes int64) *Store {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	return &Store{max: maxBytes, byID: map[string]*entry{}}
+}
+
+// Add stores x and returns its row. An exchange larger than the whole
+// bound is kept without its bodies, so it still shows in the list.
+func (s *Store) Add(x *flow.Exchange) Row {
+	e := &entry{x: x, row: rowOf(x)}
+	e.size = sizeOf(e)
+	if e.size > s.max {
+		e.x = withoutBodies(x)
+		e.size = sizeOf(e)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen++
+	// The same id twice (a HAR with duplicated ids) keeps both rows; the
+	// lookup finds the newest.
+	s.ring = append(s.ring, e)
+	s.byID[x.ID] = e
+	s.bytes += e.size
+	for s.bytes > s.max && s.head < len(s.ring)-1 {
+		old := s.ring[s.head]
+		s.ring[s.head] = nil
+		s.head++
+		s.bytes -= old.size
+		s.evicted++
+		if s.byID[old.x.ID] == old {
+			delete(s.byID, old.x.ID)
+		}
+	}
+	if s.head > 1024 && s.head*2 > len(s.ring) {
+		// Compact: the dead prefix is more than half the slice.
+		s.ring = append([]*entry(nil), s.ring[s.head:]...)
+		s.head = 0
+	}
+	return e.row
+}
+
+// Stats describe the ring.
+type Stats struct {
+	// Exchanges held now, and the bytes they are charged for.
+	Exchanges int   `json:"exchanges"`
+	Bytes     int64 `json:"bytes"`
+	// MaxBytes is the bound.
+	MaxBytes int64 `json:"max_bytes"`
+	// Seen counts every exchange added; Evicted those dropped for room.
+	Seen    int64 `json:"seen"`
+	Evicted int64 `json:"evicted"`
+}
+
+// Stats returns the ring's counters.
+func (s *Store) Stats() Stats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return Stats{Exchanges: len(s.ring) - s.head, Bytes: s.bytes, MaxBytes: s.max, Seen: s.seen, Evicted: s.evicted}
+}
+
+// get returns the exchange with this id and its row.
+func (s *Store) get(id string) (*flow.Exchange, Row, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e, ok := s.byID[id]
+	if !ok {
+		return nil, Row{}, false
+	}
+	return e.x, e.row, true
+}
+
+// Query selects rows. The zero Query selects everything.
+type Query struct {
+	// Text matches (case-insensitively) the method, URL, status, OAuth
+	// label, grant type, login, finding ids and diagnosis of a row.
+	Text string
+	// Login keeps the rows of one login; OtherLane keeps rows of none.
+	Login string
+	// Failed keeps failed exchanges and those with an error finding or a diagnosis.
+	Failed bool
+	// OAuth keeps OAuth exchanges.
+	OAuth bool
+	// HideOther drops rows that belong to no login.
+	HideOther bool
+}
+
+func (q Query) match(r *Row) bool {
+	switch {
+	case q.Login == OtherLane && r.Login != "":
+		return false
+	case q.Login != "" && q.Login != OtherLane && r.Login != q.Login:
+		return false
+	case q.HideOther && r.Login == "":
+		return false
+	case q.OAuth && r.OAuth == "":
+		return false
+	case q.Failed && !r.Failed && (r.Badge == nil || r.Badge.Level != string(flow.SeverityError)):
+		return false
+	}
+	if q.Text == "" {
+		return true
+	}
+	return matchText(r, strings.ToLower(q.Text))
+}
+
+func matchText(r *Row, t string) bool {
+	for _, s := range []string{r.Method, r.URL, strconv.Itoa(r.Status), r.OAuth, r.GrantType, r.Login, r.Cause, r.Error} {
+		if strings.Contains(strings.ToLower(s), t) {
+			return true
+		}
+	}
+	for _, f := range r.Findings {
+		if strings.Contains(f.ID, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// Page is one page of rows, newest first.
+type Page struct {
+	Rows []Row `json:"rows"`
+	// Total counts the matching rows in the ring; Offset is where Rows start.
+	Total  int `json:"total"`
+	Offset int `json:"offset"`
+	Limit  int `json:"limit"`
+}
+
+// Rows returns the matching rows from offset (0 is the newest), at most limit.
+func (s *Store) Rows(q Query, offset, limit int) Page {
+	p := Page{Offset: offset, Limit: limit, Rows: []Row{}}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for i := len(s.ring) - 1; i >= s.head; i-- {
+		r := &s.ring[i].row
+		if !q.match(r) {
+			continue
+		}
+		if p.Total >= offset && len(p.Rows) < limit {
+			p.Rows = append(p.Rows, *r)
+		}
+		p.Total++
+	}
+	return p
+}
+
+// exchanges returns the exchanges matching q, oldest first, at most limit
+// (no limit when limit <= 0).
+func (s *Store) exchanges(q Query, limit int) []*flow.Exchange {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []*flow.Exchange
+	for i := s.head; i < len(s.ring); i++ {
+		if q.match(&s.ring[i].row) {
+			out = append(out, s.ring[i].x)
+			if limit > 0 && len(out) == limit {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// LoginSummary is one entry of the login list.
+type LoginSummary struct {
+	// ID is the login id, or OtherLane.
+	ID    string    `json:"id"`
+	Count int       `json:"count"`
+	First time.Time `json:"first"`
+	Last  time.Time `json:"last"`
+	// Title names the login: the authorization server and client.
+	Title  string `json:"title"`
+	Failed int    `json:"failed"`
+	Badge  *Badge `json:"badge,omitempty"`
+	// Steps lists the OAuth labels seen, in order, once each.
+	Steps []string `json:"steps,omitempty"`
+}
+
+// Logins groups the rows matching q by login, most recent login first; the
+// OtherLane group (if any) comes last.
+func (s *Store) Logins(q Query, offset, limit int) ([]LoginSummary, int) {
+	s.mu.RLock()
+	byID := map[string]*LoginSummary{}
+	var order []string
+	for i := s.head; i < len(s.ring); i++ {
+		r := &s.ring[i].row
+		if !q.match(r) {
+			continue
+		}
+		id := r.Login
+		if id == "" {
+			id = OtherLane
+		}
+		l := byID[id]
+		if l == nil {
+			l = &LoginSummary{ID: id, First: r.Time}
+			byID[id] = l
+			order = append(order, id)
+		}
+		l.Count++
+		if r.Time.After(l.Last) {
+			l.Last = r.Time
+		}
+		if r.Failed {
+			l.Failed++
+		}
+		l.Badge = worse(l.Badge, r.Badge)
+		// "hop" (login pages, labelled by login tracing) would drown the steps.
+		if r.OAuth != "" && r.OAuth != "hop" && (len(l.Steps) == 0 || l.Steps[len(l.Steps)-1] != r.OAuth) && len(l.Steps) < 16 {
+			l.Steps = append(l.Steps, r.OAuth)
+		}
+		if l.Title == "" && r.OAuth == string(flow.LabelAuthorize) {
+			l.Title = titleOf(r)
+		}
+	}
+	s.mu.RUnlock()
+	out := make([]LoginSummary, 0, len(order))
+	var other *LoginSummary
+	for _, id := range order {
+		l := byID[id]
+		if l.Title == "" {
+			l.Title = id
+		}
+		if id == OtherLane {
+			l.Title = "other traffic (no login)"
+			other = l
+			continue
+		}
+		out = append(out, *l)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Last.After(out[j].Last) })
+	if other != nil {
+		out = append(out, *other)
+	}
+	total := len(out)
+	if offset > len(out) {
+		offset = len(out)
+	}
+	out = out[offset:]
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, total
+}
+
+// titleOf names a login by its authorize request: host and client_id.
+func titleOf(r *Row) string {
+	u, err := url.Parse(r.URL)
+	if err != nil {
+		return r.Host
+	}
+	t := u.Host
+	if c := u.Query().Get("client_id"); c != "" {
+		t += " · " + c
+	}
+	return t
+}
+
+// sizeOf estimates the bytes an entry keeps alive: bodies, headers, URL,
+// annotation texts, the row, and a fixed overhead for the structs.
+func sizeOf(e *entry) int64 {
+	x := e.x
+	n := int64(1024)
+	n += int64(len(x.Request.Body.Data)) + headerBytes(x.Request.Header)
+	n += 2 * int64(len(e.row.URL)) // the URL and its redacted copy
+	if r := x.Response; r != nil {
+		n += int64(len(r.Body.Data)) + headerBytes(r.Header) + headerBytes(r.Trailer)
+	}
+	n += int64(len(x.Error) + len(e.row.Error))
+	for _, f := range x.OAuth.Findings {
+		n += int64(len(f.ID)+len(f.Message)+len(f.Fix)) + 64
+	}
+	if d := x.OAuth.Diagnosis; d != nil {
+		n += int64(len(d.Summary)+len(d.Source)) + 128
+		for _, s := range append(append([]string(nil), d.Evidence...), d.Fix...) {
+			n += int64(len(s)) + 16
+		}
+	}
+	n += int64(len(e.row.Host)+len(e.row.Path)) + int64(len(e.row.Findings))*48
+	return n
+}
+
+func headerBytes(h map[string][]string) int64 {
+	var n int64
+	for k, vs := range h {
+		n += int64(len(k)) + 32
+		for _, v := range vs {
+			n += int64(len(v)) + 16
+		}
+	}
+	return n
+}
+
+// withoutBodies returns a copy of x whose bodies are dropped (marked truncated).
+func withoutBodies(x *flow.Exchange) *flow.Exchange {
+	c := *x
+	c.Request.Body.Data, c.Request.Body.Truncated = nil, true
+	if x.Response != nil {
+		r := *x.Response
+		r.Body.Data, r.Body.Truncated = nil, true
+		c.Response = &r
+	}
+	return &c
+}
