@@ -242,6 +242,28 @@ func Load(certFile, keyFile string) (*CA, error) {
 	}, nil
 }
 
+// LoadCert loads a CA certificate without its key, for trusting it only
+// (a trust bundle, `oauthproxy env --ca` for a proxy running elsewhere):
+// the CA it returns has no Key and cannot sign.
+func LoadCert(certFile string) (*CA, error) {
+	certData, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("certs: load CA certificate %s: %w", certFile, err)
+	}
+	cert, err := parseCertPEM(certData)
+	if err != nil {
+		return nil, fmt.Errorf("certs: load CA certificate %s: %w", certFile, err)
+	}
+	if err := checkCA(cert, time.Now()); err != nil {
+		return nil, fmt.Errorf("certs: CA certificate %s: %w", certFile, err)
+	}
+	return &CA{
+		Cert:     cert,
+		CertPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}),
+		CertFile: certFile,
+	}, nil
+}
+
 // Generate returns a new in-memory CA (ECDSA P-256, ten years). It is what
 // LoadOrCreate writes on first start; tests and benchmarks use it directly.
 func Generate() (*CA, error) {

@@ -404,6 +404,11 @@ func (s *Server) Addr() net.Addr {
 	return nil
 }
 
+// Accepted is how many client connections the proxy has accepted so far;
+// with Exchanges seen by the sink it tells "never came" from "came but
+// finished nothing" (a client that does not trust the CA).
+func (s *Server) Accepted() uint64 { return s.connSeq.Load() }
+
 // Minter is the leaf minter in use.
 func (s *Server) Minter() *certs.Minter { return s.minter }
 

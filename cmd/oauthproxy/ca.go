@@ -4,10 +4,11 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net"
-	"path/filepath"
+	"net/url"
 	"strings"
 
 	"github.com/oauthproxy/oauthproxy/certs"
+	"github.com/oauthproxy/oauthproxy/trustenv"
 )
 
 func init() {
@@ -26,18 +27,31 @@ Examples:
 	})
 	register(&command{
 		name:    "env",
-		summary: "print shell exports that route a terminal through the proxy",
-		usage:   "[--listen ADDR] [--data-dir DIR] [--shell sh|fish|powershell]",
+		summary: "print shell exports that route a terminal (or a container) through the proxy",
+		usage:   "[--listen ADDR] [--data-dir DIR] [--runtime all|node|java|python|go|curl|...] [--shell sh|fish|powershell | --docker]",
 		help: `Print shell commands that send this terminal's HTTP(S) traffic through the
-proxy and make common tools trust its CA: HTTPS_PROXY, HTTP_PROXY, NO_PROXY,
-SSL_CERT_FILE (system roots + the proxy CA, written to the data directory),
-NODE_EXTRA_CA_CERTS, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, GIT_SSL_CAINFO, and a
-keytool hint for Java.
+proxy and make its clients trust the CA: HTTPS_PROXY and HTTP_PROXY (both
+cases), NO_PROXY emptied, SSL_CERT_FILE, CURL_CA_BUNDLE, REQUESTS_CA_BUNDLE,
+GIT_SSL_CAINFO, AWS_CA_BUNDLE (a bundle of the system roots + the CA, written
+to the data directory), NODE_EXTRA_CA_CERTS, and for Node NODE_USE_ENV_PROXY
+and NODE_OPTIONS=--require <preload>, for Java JAVA_TOOL_OPTIONS with the
+proxy and a PKCS#12 trust store, for PHP PHP_INI_SCAN_DIR (an ini file
+setting curl.cainfo). --runtime limits the lines to one runtime's.
+These are the variables 'oauthproxy exec' sets for its command.
+
+--docker prints 'docker run' arguments instead: the variables with the proxy
+at host.docker.internal, the CA files mounted read-only under /etc/oauthproxy,
+and --add-host host.docker.internal:host-gateway. The proxy must then listen
+where containers reach it: --listen 0.0.0.0:8080 --allow-remote --proxy-auth
+USER:PASS (pass the same --proxy-auth, or $OAUTHPROXY_PROXY_AUTH, to env).
 
 Examples:
   eval "$(oauthproxy env)"
+  eval "$(oauthproxy env --runtime java)"          # only the Java lines
   oauthproxy env --shell fish | source
-  oauthproxy env --listen 127.0.0.1:9090`,
+  oauthproxy env --shell powershell | Invoke-Expression
+  docker run $(oauthproxy env --docker --listen 127.0.0.1:8080 --proxy-auth debug:change-me) my-app
+  oauthproxy env --ca oauthproxy-ca.pem --listen 127.0.0.1:8080 --proxy-auth debug:change-me   # proxy in Docker`,
 		run: runEnv,
 	})
 	register(&command{
@@ -92,8 +106,15 @@ func runEnv(e *env, args []string) error {
 	common.register(fs)
 	listen := fs.String("listen", "127.0.0.1:8080", "the proxy's listen address")
 	shell := fs.String("shell", "sh", "output syntax: sh (bash, zsh), fish or powershell")
+	runtime := fs.String("runtime", "all", "only the lines for this runtime: all, "+runtimeNames())
+	docker := fs.Bool("docker", false, "print 'docker run' arguments for a container on this host instead of shell lines")
+	caFile := fs.String("ca", "", "trust this CA certificate (PEM, e.g. copied out of the proxy's container) instead of the data directory's CA")
+	proxyAuth := fs.String("proxy-auth", "", "USER:PASS of a proxy started with --proxy-auth, put in the proxy URL (default $OAUTHPROXY_PROXY_AUTH)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	host, port, err := net.SplitHostPort(*listen)
 	if err != nil {
@@ -102,53 +123,67 @@ func runEnv(e *env, args []string) error {
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1"
 	}
-	proxyURL := "http://" + net.JoinHostPort(host, port)
-	ca, dir, err := common.ca(e)
+	rt, err := trustenv.ParseRuntime(*runtime)
 	if err != nil {
-		return err
+		return usagef("--runtime %q: want all, %s", *runtime, runtimeNames())
 	}
-	bundle, err := certs.WriteTrustBundle(dir, ca)
+	sh, err := trustenv.ParseShell(*shell)
 	if err != nil {
-		return err
-	}
-	caFile := ca.CertFile
-	if caFile == "" {
-		caFile = filepath.Join(dir, "ca.pem")
-	}
-	vars := [][2]string{
-		{"HTTPS_PROXY", proxyURL},
-		{"HTTP_PROXY", proxyURL},
-		{"https_proxy", proxyURL},
-		{"http_proxy", proxyURL},
-		{"NO_PROXY", ""},
-		{"no_proxy", ""},
-		{"SSL_CERT_FILE", bundle},
-		{"CURL_CA_BUNDLE", bundle},
-		{"REQUESTS_CA_BUNDLE", bundle},
-		{"GIT_SSL_CAINFO", bundle},
-		{"NODE_EXTRA_CA_CERTS", caFile},
-	}
-	var b strings.Builder
-	switch *shell {
-	case "sh", "bash", "zsh":
-		for _, v := range vars {
-			fmt.Fprintf(&b, "export %s=%s\n", v[0], shellQuote(v[1]))
-		}
-		fmt.Fprintf(&b, "# Java: keytool -importcert -noprompt -alias oauthproxy -file %s -cacerts -storepass changeit\n", shellQuote(caFile))
-		fmt.Fprintf(&b, "# undo: unset HTTPS_PROXY HTTP_PROXY https_proxy http_proxy NO_PROXY no_proxy SSL_CERT_FILE CURL_CA_BUNDLE REQUESTS_CA_BUNDLE GIT_SSL_CAINFO NODE_EXTRA_CA_CERTS\n")
-	case "fish":
-		for _, v := range vars {
-			fmt.Fprintf(&b, "set -gx %s %s\n", v[0], shellQuote(v[1]))
-		}
-		fmt.Fprintf(&b, "# Java: keytool -importcert -noprompt -alias oauthproxy -file %s -cacerts -storepass changeit\n", shellQuote(caFile))
-	case "powershell", "pwsh":
-		for _, v := range vars {
-			fmt.Fprintf(&b, "$env:%s = '%s'\n", v[0], strings.ReplaceAll(v[1], "'", "''"))
-		}
-		fmt.Fprintf(&b, "# Java: keytool -importcert -noprompt -alias oauthproxy -file '%s' -cacerts -storepass changeit\n", caFile)
-	default:
 		return usagef("--shell %q: want sh, fish or powershell", *shell)
 	}
-	_, err = fmt.Fprint(e.stdout, b.String())
-	return err
+	auth := *proxyAuth
+	if auth == "" {
+		auth = e.getenv("OAUTHPROXY_PROXY_AUTH")
+	}
+	if auth != "" && !strings.Contains(auth, ":") {
+		return usagef("--proxy-auth: want USER:PASS")
+	}
+	proxyURL := proxyURLFor(net.JoinHostPort(host, port), auth)
+	var ca *certs.CA
+	var dir string
+	if *caFile != "" {
+		if common.caCert != "" {
+			return usagef("--ca and --ca-cert are exclusive")
+		}
+		if dir, err = common.dir(e); err != nil {
+			return err
+		}
+		if ca, err = certs.LoadCert(*caFile); err != nil {
+			return exitError{exitUsage, err}
+		}
+	} else if ca, dir, err = common.ca(e); err != nil {
+		return err
+	}
+	setup, err := trustenv.Prepare(dir, ca, proxyURL)
+	if err != nil {
+		return err
+	}
+	if *docker {
+		args := setup.DockerArgs(rt)
+		for i, a := range args {
+			args[i] = trustenv.ShellQuote(a)
+		}
+		_, err = fmt.Fprintln(e.stdout, strings.Join(args, " "))
+		return err
+	}
+	return trustenv.Render(e.stdout, sh, setup.Vars(rt), e.getenv)
+}
+
+// proxyURLFor is the proxy URL clients are given: http://hostport, with
+// auth ("user:pass", may be empty) escaped into it.
+func proxyURLFor(hostport, auth string) string {
+	u := url.URL{Scheme: "http", Host: hostport}
+	if auth != "" {
+		user, pass, _ := strings.Cut(auth, ":")
+		u.User = url.UserPassword(user, pass)
+	}
+	return u.String()
+}
+
+func runtimeNames() string {
+	var ns []string
+	for _, r := range trustenv.Runtimes()[1:] {
+		ns = append(ns, string(r))
+	}
+	return strings.Join(ns, ", ")
 }

@@ -28,6 +28,17 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// environ lists the environment a child process inherits (exec);
+	// os.Environ when nil.
+	environ func() []string
+}
+
+// environment returns the environment a child process inherits.
+func (e *env) environment() []string {
+	if e.environ == nil {
+		return os.Environ()
+	}
+	return e.environ()
 }
 
 // command is one subcommand.
@@ -114,7 +125,9 @@ func mainEnv(e *env, args []string) int {
 		fmt.Fprintf(stderr, "oauthproxy %s: %s (see 'oauthproxy %s --help')\n", c.name, ue.msg, c.name)
 		return exitUsage
 	case errors.As(err, &ee):
-		fmt.Fprintf(stderr, "oauthproxy %s: %v\n", c.name, ee.err)
+		if ee.err.Error() != "" { // exec: the command spoke for itself
+			fmt.Fprintf(stderr, "oauthproxy %s: %v\n", c.name, ee.err)
+		}
 		return ee.code
 	default:
 		fmt.Fprintf(stderr, "oauthproxy %s: %v\n", c.name, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -27,6 +28,7 @@ import (
 	"github.com/oauthproxy/oauthproxy/livelog"
 	"github.com/oauthproxy/oauthproxy/otlpexport"
 	"github.com/oauthproxy/oauthproxy/proxy"
+	"github.com/oauthproxy/oauthproxy/trustenv"
 	"github.com/oauthproxy/oauthproxy/webui"
 )
 
@@ -145,8 +147,20 @@ func runProxy(e *env, args []string) error {
 	c := lookup("run")
 	fs := newFlags(e, c)
 	var f runFlags
+	f.register(fs, "127.0.0.1:8080")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return serveProxy(e, f, serveHooks{})
+}
+
+// register defines the flags of `run` (also taken by `exec`) on fs.
+func (f *runFlags) register(fs *flag.FlagSet, listen string) {
 	f.common.register(fs)
-	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address to listen on; non-loopback needs --allow-remote and --proxy-auth")
+	fs.StringVar(&f.listen, "listen", listen, "address to listen on; non-loopback needs --allow-remote and --proxy-auth")
 	fs.Var(&f.upstreamCA, "upstream-ca", "extra CA (PEM) to trust for upstream servers, besides the system roots and $SSL_CERT_FILE (repeatable)")
 	fs.StringVar(&f.upstreamProxy, "upstream-proxy", "", "send upstream traffic through this proxy (http://host:port); HTTPS_PROXY from the environment is never used")
 	fs.StringVar(&f.egress, "egress-addr", "", "bind upstream connections to this local IP (multi-homed hosts, allowlist tests)")
@@ -174,12 +188,21 @@ func runProxy(e *env, args []string) error {
 	fs.DurationVar(&f.otlpTimeout, "otlp-timeout", 5*time.Second, "longest wait for the --otlp collector: one request, and the last export at shutdown")
 	fs.BoolVar(&f.noUI, "no-ui", false, "do not serve the web UI at the proxy's address (the CA page stays at /ca)")
 	fs.Int64Var(&f.uiBytes, "ui-bytes", webui.DefaultMaxBytes, "bytes of recent exchanges the web UI keeps in memory")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
-	}
+}
+
+// serveHooks let `exec` reuse the proxy of `run`: zero hooks is `run`.
+type serveHooks struct {
+	// sink, when set, also receives every exchange, after the log.
+	sink flow.Sink
+	// logOut, when set, receives the live log instead of stdout.
+	logOut io.Writer
+	// ready, when set, is called once the proxy listens, instead of
+	// printing the banner.
+	ready func(srv *proxy.Server, ca *certs.CA, dir string)
+}
+
+// serveProxy runs the proxy configured by f until e.ctx is done.
+func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 	otlpOpts, err := otlpOptions(f)
 	if err != nil {
 		return err
@@ -256,9 +279,13 @@ func runProxy(e *env, args []string) error {
 	insp := inspect.New(inspect.Options{TokenEndpoints: f.tokenEP, Ledger: led, CodeLifetime: f.codeLifetime})
 	// The log is written by its own goroutine: under load many lines share
 	// one write, and no exchange waits on a slow terminal.
-	logOut := livelog.NewAsyncWriter(e.stdout)
+	out := io.Writer(e.stdout)
+	if hooks.logOut != nil {
+		out = hooks.logOut
+	}
+	logOut := livelog.NewAsyncWriter(out)
 	defer logOut.Close()
-	live := livelog.New(livelog.Options{Out: logOut, Format: format, Color: isTerminal(e.stdout), OnlyOAuth: f.onlyOAuth, Verbose: f.verbose})
+	live := livelog.New(livelog.Options{Out: logOut, Format: format, Color: isTerminal(out), OnlyOAuth: f.onlyOAuth, Verbose: f.verbose})
 
 	chain := flow.Chain{insp, live}
 	var ui *webui.Server
@@ -292,6 +319,9 @@ func runProxy(e *env, args []string) error {
 		// Closed after the queue, so that every exchange reached it.
 		defer closeOTLP(e, otlp, f.otlpTimeout)
 		chain = append(chain, otlp)
+	}
+	if hooks.sink != nil {
+		chain = append(chain, hooks.sink)
 	}
 
 	// Inspection correlates exchanges, so they reach it one at a time and in
@@ -375,13 +405,19 @@ func runProxy(e *env, args []string) error {
 		if ui != nil {
 			ui.SetTitle(addr.String())
 		}
-		banner(e, addr, ca, dir, f, format)
+		if hooks.ready != nil {
+			hooks.ready(srv, ca, dir)
+		} else {
+			banner(e, addr, ca, dir, f, format)
+		}
 	}
 	err = <-errc
 	stop()
 	queue.Close()
 	logOut.Close()
-	fmt.Fprintln(e.stderr, "oauthproxy: shutting down")
+	if hooks.ready == nil {
+		fmt.Fprintln(e.stderr, "oauthproxy: shutting down")
+	}
 	if herr := closeHAR(e, har); err == nil {
 		err = herr
 	}
@@ -480,14 +516,8 @@ func dataDirArg(c commonFlags) string {
 	return " --data-dir " + shellQuote(c.dataDir)
 }
 
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == ':' || r == '@' || r == '+' || r == ',' || r == '=' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z'))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+// shellQuote quotes s for a POSIX shell (see trustenv.ShellQuote).
+func shellQuote(s string) string { return trustenv.ShellQuote(s) }
 
 func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
