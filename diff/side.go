@@ -1,7 +1,6 @@
 package diff
 
 import (
-	"bytes"
 	"mime"
 	"net"
 	"net/http"
@@ -11,8 +10,8 @@ import (
 	"time"
 
 	"github.com/oauthproxy/oauthproxy/flow"
-	"github.com/oauthproxy/oauthproxy/jsontop"
 	"github.com/oauthproxy/oauthproxy/redact"
+	"github.com/oauthproxy/oauthproxy/reqparams"
 )
 
 // side is an exchange with the facts the comparison needs, computed once.
@@ -123,49 +122,28 @@ func clockSkew(x *flow.Exchange) (time.Duration, bool) {
 	return skew.Round(time.Second), true
 }
 
-// requestParams collects query, form-body and top-level JSON-body parameters.
+// requestParams collects query, form-body, JSON-body and multipart
+// parameters, read by reqparams like everywhere else in the tree. Of a name
+// found in several places the first location wins (query before body); the
+// values found there are joined with ",".
 func requestParams(r *flow.Request) map[string]param {
 	out := map[string]param{}
+	raw := ""
 	if r.URL != nil {
-		if q, err := url.ParseQuery(r.URL.RawQuery); err == nil {
-			addValues(out, q, "query")
-		}
+		raw = r.URL.RawQuery
 	}
-	data := bytes.TrimSpace(r.Body.Data)
-	if len(data) == 0 {
-		return out
-	}
-	switch mediaType(r.Header.Get("Content-Type")) {
-	case "application/x-www-form-urlencoded":
-		if f, err := url.ParseQuery(string(data)); err == nil {
-			addValues(out, f, "form")
-		}
-		return out
-	}
-	if data[0] == '{' {
-		m, _ := jsontop.Members(data)
-		for k, s := range m {
-			if _, dup := out[k]; !dup {
-				out[k] = param{value: s, where: "json"}
+	for _, p := range reqparams.Request(raw, r.Header.Get("Content-Type"), r.Body.Data) {
+		where := string(p.Where)
+		if cur, ok := out[p.Name]; ok {
+			if cur.where == where {
+				cur.value += "," + p.Value
+				out[p.Name] = cur
 			}
+			continue
 		}
-		return out
-	}
-	if r.Header.Get("Content-Type") == "" && !bytes.ContainsAny(data, " \n<{") && bytes.Contains(data, []byte("=")) {
-		if f, err := url.ParseQuery(string(data)); err == nil {
-			addValues(out, f, "form")
-		}
+		out[p.Name] = param{value: p.Value, where: where}
 	}
 	return out
-}
-
-func addValues(out map[string]param, v url.Values, where string) {
-	for k, vs := range v {
-		if _, dup := out[k]; dup {
-			continue // the first location wins (query before body)
-		}
-		out[k] = param{value: strings.Join(vs, ","), where: where}
-	}
 }
 
 // mediaType is the lower-case media type of a Content-Type value.

@@ -14,12 +14,12 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/oauthproxy/oauthproxy/content"
 	"github.com/oauthproxy/oauthproxy/flow"
 	"github.com/oauthproxy/oauthproxy/redact"
+	"github.com/oauthproxy/oauthproxy/reqparams"
 )
 
 // Confidence levels.
@@ -503,32 +503,18 @@ func dedup(xs []string) []string {
 	return out
 }
 
-// requestParams returns the request's query and form parameters.
+// requestParams returns the request's parameters (query, form, JSON and
+// multipart bodies), read by reqparams like everywhere else in the tree.
 func requestParams(x *flow.Exchange) url.Values {
-	v := url.Values{}
+	raw := ""
 	if x.Request.URL != nil {
-		for k, vs := range x.Request.URL.Query() {
-			v[k] = append(v[k], vs...)
-		}
+		raw = x.Request.URL.RawQuery
 	}
-	ct := strings.ToLower(x.Request.Header.Get("Content-Type"))
 	body := x.Request.Body.Data
 	if len(body) > maxInspect {
 		body = body[:maxInspect]
 	}
-	if strings.Contains(ct, "x-www-form-urlencoded") || (ct == "" && looksLikeAnyForm(body)) {
-		if fv, err := url.ParseQuery(string(body)); err == nil {
-			for k, vs := range fv {
-				v[k] = append(v[k], vs...)
-			}
-		}
-	}
-	return v
-}
-
-func looksLikeAnyForm(b []byte) bool {
-	s := string(b)
-	return len(s) > 0 && !strings.ContainsAny(s, " \n<{") && strings.Contains(s, "=")
+	return reqparams.Request(raw, x.Request.Header.Get("Content-Type"), body).Values()
 }
 
 func hasRequestParam(x *flow.Exchange, name string) bool {
@@ -544,42 +530,12 @@ var (
 // (client secret, code, tokens, credentials), JWTs anywhere, and
 // name=value pairs of secret parameters echoed by the server.
 func scrubAll(x *flow.Exchange, ev []string) []string {
-	var secrets []string
-	for k, vs := range requestParams(x) {
-		if redact.IsSecretParam(k) {
-			for _, v := range vs {
-				if len(v) >= 4 && !redact.IsFingerprint(v) {
-					secrets = append(secrets, v)
-				}
-			}
-		}
-	}
-	for name := range x.Request.Header {
-		if !redact.IsSecretHeader(name) {
-			continue
-		}
-		for _, v := range x.Request.Header.Values(name) {
-			if _, cred, ok := strings.Cut(v, " "); ok && len(cred) >= 4 {
-				secrets = append(secrets, strings.TrimSpace(cred))
-			}
-			if _, sec, ok := redact.Basic(v); ok && len(sec) >= 4 {
-				secrets = append(secrets, sec)
-			}
-			if len(v) >= 4 {
-				secrets = append(secrets, v)
-			}
-		}
-	}
-	// Longest first: a secret that is a prefix of another must not leave
-	// the other's tail behind.
-	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
+	// Every secret the request carried, wherever (query, form, JSON body,
+	// headers), longest first.
+	secrets := redact.RequestSecrets(&x.Request)
 	out := make([]string, len(ev))
 	for i, s := range ev {
-		for _, sec := range secrets {
-			if strings.Contains(s, sec) {
-				s = strings.ReplaceAll(s, sec, redact.Fingerprint(sec))
-			}
-		}
+		s = redact.Echoes(s, secrets)
 		s = secretPairRE.ReplaceAllStringFunc(s, func(m string) string {
 			p := secretPairRE.FindStringSubmatch(m)
 			if redact.IsFingerprint(p[3]) || strings.HasPrefix(p[3], "redacted") {
