@@ -21,6 +21,7 @@ import (
 	"github.com/oauthproxy/oauthproxy/inspect"
 	"github.com/oauthproxy/oauthproxy/inspect/diagnose"
 	"github.com/oauthproxy/oauthproxy/livelog"
+	"github.com/oauthproxy/oauthproxy/redact"
 )
 
 func init() {
@@ -202,7 +203,10 @@ func runAnalyze(e *env, args []string) error {
 			progress.done()
 			return exitError{exitFailure, fmt.Errorf("%s: %w", path, err)}
 		}
-		chain.Handle(x)
+		if p := flow.HandleSafe(chain, x); p != nil {
+			// A bug in one check costs that entry, not the whole analysis.
+			fmt.Fprintf(e.stderr, "oauthproxy analyze: entry %d skipped by %s\n", x.Seq, redact.Text(p.Error()))
+		}
 		progress.update(counter.n)
 	}
 	progress.done()

@@ -24,6 +24,7 @@ import (
 	"github.com/oauthproxy/oauthproxy/ledger"
 	"github.com/oauthproxy/oauthproxy/livelog"
 	"github.com/oauthproxy/oauthproxy/proxy"
+	"github.com/oauthproxy/oauthproxy/redact"
 )
 
 func init() {
@@ -246,7 +247,12 @@ func runProxy(e *env, args []string) error {
 
 	// Inspection correlates exchanges, so they reach it one at a time and in
 	// order, from one goroutine: connections never wait on each other.
-	queue := flow.NewQueue(chain, 0)
+	// A panic in a sink costs that exchange (for that sink), is logged, and
+	// the proxy keeps serving.
+	queue := flow.NewQueueOptions(chain, flow.QueueOptions{OnPanic: func(x *flow.Exchange, p *flow.SinkPanic) {
+		internal.Error().Str("exchange", x.ID).Str("sink", p.Sink).Str("panic", redact.Text(fmt.Sprint(p.Value))).
+			Msg("oauthproxy: a sink panicked; the exchange was dropped for it (please report this bug)")
+	}})
 	defer queue.Close()
 
 	srv, err := proxy.New(proxy.Options{
