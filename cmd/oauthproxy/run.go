@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -313,7 +314,11 @@ func runProxy(e *env, args []string) error {
 		queue.Close()
 		closeHAR(e, har)
 		if err != nil {
-			return exitError{exitUsage, err}
+			// Not a usage error: the flags were fine, the listen failed.
+			if errors.Is(err, syscall.EADDRINUSE) {
+				err = fmt.Errorf("%w (another program, or another oauthproxy, listens there: pick a free port with --listen 127.0.0.1:PORT)", err)
+			}
+			return exitError{exitFailure, err}
 		}
 		return nil
 	case addr := <-ready:
