@@ -119,6 +119,8 @@ type runFlags struct {
 	har           string
 	harScope      string
 	harUnredacted bool
+	harOverwrite  bool
+	harAppend     bool
 	bodyCap       int64
 	allowRemote   bool
 	proxyAuth     string
@@ -148,6 +150,8 @@ func runProxy(e *env, args []string) error {
 	fs.StringVar(&f.har, "har", "", "record exchanges to this HAR 1.2 file (secrets redacted); a journal beside it survives crashes")
 	fs.StringVar(&f.harScope, "har-scope", "all", "what --har records: all or oauth")
 	fs.BoolVar(&f.harUnredacted, "har-unredacted", false, "DANGER: write raw secrets (client secrets, codes, tokens, cookies) into the HAR")
+	fs.BoolVar(&f.harOverwrite, "har-overwrite", false, "replace the --har file if it exists (by default an existing capture is never touched)")
+	fs.BoolVar(&f.harAppend, "har-append", false, "add to the --har file if it exists, keeping its entries")
 	fs.Int64Var(&f.bodyCap, "body-cap", 1<<20, "bytes of each body kept for inspection and capture")
 	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow listening on a non-loopback address (requires --proxy-auth)")
 	fs.StringVar(&f.proxyAuth, "proxy-auth", "", "require Proxy-Authorization Basic USER:PASS from clients (default $OAUTHPROXY_PROXY_AUTH)")
@@ -185,6 +189,17 @@ func runProxy(e *env, args []string) error {
 	}
 	if f.harUnredacted && f.har == "" {
 		return usagef("--har-unredacted needs --har FILE")
+	}
+	existing := capture.Refuse
+	switch {
+	case f.harOverwrite && f.harAppend:
+		return usagef("--har-overwrite and --har-append exclude each other")
+	case (f.harOverwrite || f.harAppend) && f.har == "":
+		return usagef("--har-overwrite and --har-append need --har FILE")
+	case f.harOverwrite:
+		existing = capture.Overwrite
+	case f.harAppend:
+		existing = capture.Append
 	}
 	var upProxy *url.URL
 	if f.upstreamProxy != "" {
@@ -239,8 +254,19 @@ func runProxy(e *env, args []string) error {
 	chain := flow.Chain{insp, live}
 	var har *capture.Writer
 	if f.har != "" {
-		har, err = capture.NewWriter(f.har, capture.WriterOptions{Unredacted: f.harUnredacted, BodyCap: f.bodyCap, Scope: scope, Creator: version})
+		harPath := f.har
+		har, err = capture.NewWriter(harPath, capture.WriterOptions{Unredacted: f.harUnredacted, BodyCap: f.bodyCap, Scope: scope, Creator: version, Existing: existing,
+			OnWriteError: func(err error, failed, recorded int) {
+				// Said at once (a full disk must not be a surprise at
+				// shutdown), then at the 2nd, 4th, 8th... failure.
+				internal.Error().Err(err).Int("not_recorded", failed).Int("recorded", recorded).
+					Msgf("oauthproxy: cannot write to the HAR capture %s: %d exchange(s) not recorded so far", harPath, failed)
+			}})
 		if err != nil {
+			var ee *capture.ExistsError
+			if errors.As(err, &ee) {
+				return usageError{err.Error()} // a flag away from working
+			}
 			return err
 		}
 		chain = append(chain, har)
