@@ -222,6 +222,14 @@ func (r *Request) URLString() string {
 	return r.URL.String()
 }
 
+// ClientAbortedPrefix starts Exchange.Error when the client gave up
+// (closed its connection) before the exchange was complete: the proxy
+// canceled the upstream request; it is not an upstream failure.
+const ClientAbortedPrefix = "oauthproxy: client aborted: "
+
+// ClientAborted reports whether the client gave up on the exchange.
+func (x *Exchange) ClientAborted() bool { return strings.HasPrefix(x.Error, ClientAbortedPrefix) }
+
 // Failed reports whether the exchange ended in an upstream error or a 4xx/5xx status.
 func (x *Exchange) Failed() bool {
 	return x.Error != "" || (x.Response != nil && x.Response.Status >= 400)

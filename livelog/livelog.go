@@ -261,7 +261,11 @@ func (l *Logger) console(b *bytes.Buffer, x *flow.Exchange) {
 		}
 	}
 	b.WriteByte('\n')
-	if x.Error != "" {
+	if x.ClientAborted() {
+		b.WriteString("  ")
+		l.paint(b, yellow, "client aborted: "+redact.Text(strings.TrimPrefix(x.Error, flow.ClientAbortedPrefix)))
+		b.WriteByte('\n')
+	} else if x.Error != "" {
 		b.WriteString("  ")
 		l.paint(b, red, "upstream error: "+redact.Text(strings.TrimPrefix(x.Error, "oauthproxy: ")))
 		b.WriteByte('\n')
