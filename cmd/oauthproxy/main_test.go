@@ -390,3 +390,25 @@ func TestCLIConventions(t *testing.T) {
 		t.Errorf("port in use: exit %d, stderr %q; want 1 and a --listen hint", code, stderr)
 	}
 }
+
+// TestLedgerUnwritable: a data directory where the ledger cannot be
+// opened (read-only, or as here a directory in the lock file's place, which
+// fails for root too) is a runtime failure (exit 1) whose message suggests
+// --no-ledger; with --no-ledger the proxy starts.
+func TestLedgerUnwritable(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := run(t, "", "ca", "--data-dir", dir); code != 0 {
+		t.Fatalf("ca: %s", stderr)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "ledger.jsonl.lock"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := run(t, "", "run", "--data-dir", dir, "--listen", "127.0.0.1:0")
+	if code != exitFailure || !strings.Contains(stderr, "--no-ledger") {
+		t.Errorf("exit %d, stderr %q; want 1 and a --no-ledger hint", code, stderr)
+	}
+	p := startProxy(t, "--data-dir", dir, "--no-ledger")
+	if code := p.stop(t); code != 0 {
+		t.Errorf("with --no-ledger: exit %d: %s", code, p.stderr.String())
+	}
+}

@@ -242,7 +242,9 @@ type progress struct {
 
 func newProgress(e *env, st os.FileInfo, quiet bool) *progress {
 	p := &progress{e: e}
-	if st != nil && !quiet && st.Size() > 32<<20 {
+	// "\r" redraws a line on a terminal only: into a file or a CI log it
+	// would pile up as one long line.
+	if st != nil && !quiet && st.Size() > 32<<20 && isTerminal(e.stderr) {
 		p.total = st.Size()
 	}
 	return p

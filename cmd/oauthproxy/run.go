@@ -239,7 +239,9 @@ func runProxy(e *env, args []string) error {
 	if !f.noLedger {
 		l, err := ledger.Open(filepath.Join(dir, "ledger.jsonl"), ledger.Options{})
 		if err != nil {
-			return err
+			// A read-only data directory (a container, a shared config)
+			// need not stop the proxy.
+			return fmt.Errorf("%w; pass --no-ledger to keep the code ledger in memory only (reuse is then not caught across restarts), or make %s writable", err, dir)
 		}
 		defer l.Close()
 		led = l
