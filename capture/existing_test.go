@@ -145,3 +145,50 @@ func TestWriterDiskFull(t *testing.T) {
 		t.Errorf("capture after a full disk: %d entries (%v); want the 2 written", len(got), rerr)
 	}
 }
+
+// TestReaderBoundedInBytes: the reorder window holds at most the byte
+// bound of bodies, not 1024 entries whatever their size (1 MiB bodies
+// made that 1 GiB). Entries still all come out, sorted where the bound
+// allowed.
+func TestReaderBoundedInBytes(t *testing.T) {
+	big := strings.Repeat("x", 256<<10)
+	xs := sampleFlow(t)
+	path := filepath.Join(t.TempDir(), "big.har")
+	w, err := NewWriter(path, WriterOptions{BodyCap: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	for i := 0; i < n; i++ {
+		x := *xs[4] // a JSON response
+		r := *x.Response
+		r.Body.Data = []byte(`{"pad":"` + big + `"}`)
+		x.Response = &r
+		w.Handle(&x)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	const bound = 1 << 20
+	r.SetReorderBytes(bound)
+	got, worst := 0, int64(0)
+	for {
+		_, err := r.Next()
+		if err != nil {
+			break
+		}
+		got++
+		worst = max(worst, r.pendB)
+	}
+	if got != n {
+		t.Errorf("read %d entries; want %d", got, n)
+	}
+	if worst > bound+(300<<10) { // the bound, plus the one entry that crossed it
+		t.Errorf("reader buffered %d bytes; want about %d at most", worst, bound)
+	}
+}

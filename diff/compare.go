@@ -141,7 +141,7 @@ func outcome(s *side) string {
 		return "no response"
 	}
 	out := strconv.Itoa(s.x.Response.Status)
-	if e := oauthError(s.x.Response); e != "" {
+	if e := s.respErr; e != "" {
 		out += " " + e
 	}
 	return out
@@ -890,8 +890,9 @@ func firstPair(r Reason) int {
 
 // headline says in one line what failed.
 func headline(r *Report, sa, sb []*side, pairs [][2]*side, ua, ub []*side) (string, bool) {
-	if len(sa) == 0 || len(sb) == 0 {
-		return strings.Join(r.Notes[:emptyNotes(sa, sb)], "; "), anyFailed(sa) || anyFailed(sb)
+	if r.A.Exchanges == 0 || r.B.Exchanges == 0 {
+		// Exchanges and Failed count every exchange, also those a Capture only counted.
+		return strings.Join(r.Notes[:emptyNotes(r)], "; "), r.A.Failed > 0 || r.B.Failed > 0
 	}
 	var lines []string
 	for _, p := range pairs {
@@ -925,24 +926,15 @@ func headline(r *Report, sa, sb []*side, pairs [][2]*side, ua, ub []*side) (stri
 	return h, true
 }
 
-func emptyNotes(sa, sb []*side) int {
+func emptyNotes(r *Report) int {
 	n := 0
-	if len(sa) == 0 {
+	if r.A.Exchanges == 0 {
 		n++
 	}
-	if len(sb) == 0 {
+	if r.B.Exchanges == 0 {
 		n++
 	}
 	return n
-}
-
-func anyFailed(ss []*side) bool {
-	for _, s := range ss {
-		if s.failed {
-			return true
-		}
-	}
-	return false
 }
 
 func describe(s *side) string {
