@@ -172,8 +172,8 @@ type Capture struct {
 func NewCapture(name string) *Capture { return &Capture{name: name} }
 
 // Add adds an exchange (nil is ignored). Exchanges should come in Seq
-// order, inspected. Add keeps x but drops its body data once read: do not
-// use x's bodies afterwards.
+// order, inspected. Add keeps a slim copy of what it needs (no bodies):
+// x itself is not modified nor kept.
 func (c *Capture) Add(x *flow.Exchange) { c.add(x, true) }
 
 func (c *Capture) add(x *flow.Exchange, lean bool) {
@@ -182,6 +182,9 @@ func (c *Capture) add(x *flow.Exchange, lean bool) {
 	}
 	s := newSide(x)
 	c.sum.add(s)
+	if lean {
+		s.x = slim(x)
+	}
 	if !s.oauth() {
 		c.others++
 		if c.others > maxAlignedOther {
@@ -199,13 +202,20 @@ func (c *Capture) add(x *flow.Exchange, lean bool) {
 			return
 		}
 	}
-	if lean {
-		x.Request.Body.Data = nil
-		if x.Response != nil {
-			x.Response.Body.Data = nil
-		}
-	}
 	c.kept = append(c.kept, s)
+}
+
+// slim returns a copy of x with only what the comparison reads once its
+// side was made: no bodies, findings, trailers.
+func slim(x *flow.Exchange) *flow.Exchange {
+	c := &flow.Exchange{ID: x.ID, Seq: x.Seq, Start: x.Start, Error: x.Error, Timings: x.Timings, Conn: x.Conn,
+		Request: flow.Request{Method: x.Request.Method, URL: x.Request.URL, Header: x.Request.Header},
+		OAuth:   flow.OAuth{Label: x.OAuth.Label, GrantType: x.OAuth.GrantType, Issuer: x.OAuth.Issuer, Diagnosis: x.OAuth.Diagnosis},
+	}
+	if r := x.Response; r != nil {
+		c.Response = &flow.Response{Status: r.Status, Reason: r.Reason, Proto: r.Proto, Header: r.Header}
+	}
+	return c
 }
 
 // sides returns the kept exchanges in Seq order.
