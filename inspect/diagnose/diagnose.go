@@ -49,7 +49,8 @@ func Diagnose(x *flow.Exchange) (d *flow.Diagnosis) {
 	}()
 	labeled := x.OAuth.Label != flow.LabelNone
 	if x.Response == nil || (x.Response.Status == 0 && x.Error != "") {
-		if x.Error != "" && labeled {
+		if x.Error != "" && labeled && !x.ClientAborted() {
+			// (A client that gave up is not the server's failure.)
 			return upstream(x)
 		}
 		return nil
