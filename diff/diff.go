@@ -267,7 +267,7 @@ func CompareCaptures(ca, cb *Capture) *Report {
 		r.Notes = append(r.Notes, "no exchange of A could be matched with one of B: the captures may not be of the same flow")
 	}
 
-	var all []finding
+	var all verdictBuilder
 	for i, p := range pairs {
 		idx := i + 1
 		fs := comparePair(p[0], p[1])
@@ -275,23 +275,23 @@ func CompareCaptures(ca, cb *Capture) *Report {
 		for _, f := range fs {
 			f.pair = idx
 			pr.Differences = append(pr.Differences, f.Difference)
-			all = append(all, f)
+			all.add(f)
 		}
 		r.Pairs = append(r.Pairs, pr)
 	}
 	for _, s := range ua {
 		r.UnmatchedA = append(r.UnmatchedA, ref(s))
 		if f, ok := unmatchedFinding("A", s); ok {
-			all = append(all, f)
+			all.add(f)
 		}
 	}
 	for _, s := range ub {
 		r.UnmatchedB = append(r.UnmatchedB, ref(s))
 		if f, ok := unmatchedFinding("B", s); ok {
-			all = append(all, f)
+			all.add(f)
 		}
 	}
-	r.Verdict = verdict(all)
+	r.Verdict = all.done()
 	r.Headline, r.Failure = headline(r, sa, sb, pairs, ua, ub)
 	return r
 }
