@@ -46,7 +46,29 @@ type WriterOptions struct {
 	Scope Scope
 	// Creator is the oauthproxy version written to log.creator.version.
 	Creator string
+	// Existing says what NewWriter does when the capture file exists
+	// already: refuse (the default), overwrite it, or append to it.
+	Existing Existing
+	// OnWriteError, if set, is called (under the writer's lock: keep it
+	// short) when an entry cannot be written: for the first failure, and
+	// then at the 2nd, 4th, 8th... so that a full disk is said at once
+	// and the count keeps running without a line per exchange. failed and
+	// recorded are the totals so far.
+	OnWriteError func(err error, failed, recorded int)
 }
+
+// Existing is what NewWriter does with a capture file that exists.
+type Existing int
+
+// What to do with an existing capture file.
+const (
+	// Refuse: NewWriter fails, so a capture is never lost by accident.
+	Refuse Existing = iota
+	// Overwrite: the file is replaced when the writer closes.
+	Overwrite
+	// Append: the file's entries are kept and the new ones added after them.
+	Append
+)
 
 func (o WriterOptions) bodyCap() int64 {
 	switch {

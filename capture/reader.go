@@ -29,11 +29,16 @@ import (
 // entries back in startedDateTime order.
 const DefaultReorderWindow = 1024
 
+// DefaultReorderBytes bounds the body bytes (as flow.Weight counts them)
+// of the entries a Reader buffers: 1024 entries of 1 MiB bodies would
+// otherwise be 1 GiB. The window shrinks while big entries are buffered.
+const DefaultReorderBytes = 32 << 20
+
 // Reader streams exchanges out of a HAR file.
 //
 // Memory: the log header is read token by token and entries are decoded one
-// at a time; at most the reorder window (DefaultReorderWindow entries) is
-// held at once, whatever the file size.
+// at a time; at most the reorder window (DefaultReorderWindow entries, and
+// DefaultReorderBytes of bodies) is held at once, whatever the file size.
 //
 // Order: exchanges come out sorted by startedDateTime, ties kept in file
 // order, as long as no entry is more than the window away from its sorted
@@ -58,7 +63,9 @@ type Reader struct {
 	state   int // 0 entries to read, 1 entries done, 2 eof
 	index   int // next entry index
 	window  int
+	maxB    int64 // bound on pendB
 	pending entryHeap
+	pendB   int64 // flow.Weight of the pending exchanges
 	err     error // error to return once pending is drained
 	closer  io.Closer
 }
@@ -77,7 +84,7 @@ func NewReader(r io.Reader) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	hr := &Reader{dec: json.NewDecoder(src), window: DefaultReorderWindow}
+	hr := &Reader{dec: json.NewDecoder(src), window: DefaultReorderWindow, maxB: DefaultReorderBytes}
 	if err := hr.readHeader(); err != nil {
 		return nil, err
 	}
@@ -172,6 +179,12 @@ func (r *Reader) SetReorderWindow(n int) {
 		n = 1
 	}
 	r.window = n
+}
+
+// SetReorderBytes bounds the body bytes buffered for reordering (one
+// entry is always read, however big). Call it before the first Next.
+func (r *Reader) SetReorderBytes(n int64) {
+	r.maxB = max(n, 1)
 }
 
 func (r *Reader) readHeader() error {
@@ -316,7 +329,7 @@ func tokenString(tok json.Token) string {
 // exchanges already buffered are returned first, then the error, which is
 // sticky.
 func (r *Reader) Next() (*flow.Exchange, error) {
-	for r.err == nil && r.state == stateEntries && len(r.pending) < r.window {
+	for r.err == nil && r.state == stateEntries && len(r.pending) < r.window && (len(r.pending) == 0 || r.pendB < r.maxB) {
 		r.fill()
 	}
 	if r.err == nil && r.state == stateTail {
@@ -330,7 +343,9 @@ func (r *Reader) Next() (*flow.Exchange, error) {
 		r.state = stateDone
 	}
 	if len(r.pending) > 0 {
-		return heap.Pop(&r.pending).(pending).x, nil
+		x := heap.Pop(&r.pending).(pending).x
+		r.pendB -= flow.Weight(x)
+		return x, nil
 	}
 	if r.err != nil {
 		return nil, r.err
@@ -374,6 +389,7 @@ func (r *Reader) fill() {
 		return
 	}
 	heap.Push(&r.pending, pending{x: x, idx: i})
+	r.pendB += flow.Weight(x)
 }
 
 func typeName(te *json.UnmarshalTypeError) string {

@@ -39,7 +39,7 @@ type Writer struct {
 	header        journalHeader
 
 	mu       sync.Mutex
-	f        *os.File
+	f        journalFile
 	n        int
 	failed   int
 	firstErr error
@@ -50,16 +50,37 @@ type Writer struct {
 	syncErr  error // written by the syncer, read after syncDone
 }
 
+// journalFile is what the Writer writes entries to: the journal's
+// *os.File (tests put a failing one in its place to play a full disk).
+type journalFile interface {
+	io.Writer
+	Sync() error
+	Close() error
+}
+
 // NewWriter creates the journal for a capture at path. It refuses to start
-// when a journal from an interrupted run is still there.
+// when a journal from an interrupted run is still there, and when path
+// exists unless opts.Existing says to overwrite or append to it; to append,
+// the existing entries are copied into the journal first (so that a crash
+// loses none of them either).
 func NewWriter(path string, opts WriterOptions) (*Writer, error) {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return nil, fmt.Errorf("capture: %s is a directory", path)
-	}
 	journal := path + JournalSuffix
+	if _, err := os.Lstat(journal); err == nil {
+		return nil, leftoverJournal(journal, path)
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && fi.IsDir():
+		return nil, fmt.Errorf("capture: %s is a directory", path)
+	case err == nil && opts.Existing == Refuse:
+		return nil, &ExistsError{Path: path, Size: fi.Size()}
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	appendTo := err == nil && opts.Existing == Append
 	f, err := os.OpenFile(journal, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("capture: %s exists: an earlier capture to %s was interrupted; run `oauthproxy har recover %s` to save its entries (or delete the journal to discard them)", journal, path, path)
+		return nil, leftoverJournal(journal, path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("capture: create journal: %w", err)
@@ -77,8 +98,30 @@ func NewWriter(path string, opts WriterOptions) (*Writer, error) {
 		w.header.Creator.Comment = UnredactedWarning
 		w.header.Comment = UnredactedWarning
 	}
+	if appendTo {
+		// A first pass checks the file and whether it holds raw secrets
+		// (then the appended file must keep saying so).
+		unredacted, err := existingEntries(path, io.Discard)
+		if err != nil {
+			f.Close()
+			os.Remove(journal)
+			return nil, err
+		}
+		if unredacted {
+			w.header.Creator.Comment = UnredactedWarning
+			w.header.Comment = UnredactedWarning
+		}
+	}
 	line, _ := json.Marshal(w.header)
-	if _, err := f.Write(append(line, '\n')); err != nil {
+	_, err = f.Write(append(line, '\n'))
+	if err == nil && appendTo {
+		// The entries already in path go first in the journal.
+		bw := bufio.NewWriterSize(f, 256<<10)
+		if _, err = existingEntries(path, bw); err == nil {
+			err = bw.Flush()
+		}
+	}
+	if err != nil {
 		f.Close()
 		os.Remove(journal)
 		return nil, fmt.Errorf("capture: write journal %s: %w", journal, err)
@@ -90,6 +133,20 @@ func NewWriter(path string, opts WriterOptions) (*Writer, error) {
 	}
 	go w.syncer()
 	return w, nil
+}
+
+// ExistsError is NewWriter's refusal to touch an existing capture file.
+type ExistsError struct {
+	Path string
+	Size int64
+}
+
+func (e *ExistsError) Error() string {
+	return fmt.Sprintf("capture: %s exists (%d bytes): pass --har-append to add to it or --har-overwrite to replace it", e.Path, e.Size)
+}
+
+func leftoverJournal(journal, path string) error {
+	return fmt.Errorf("capture: %s exists: an earlier capture to %s was interrupted; run `oauthproxy har recover %s` to save its entries (or delete the journal to discard them)", journal, path, path)
 }
 
 func (w *Writer) syncer() {
@@ -124,6 +181,9 @@ func (w *Writer) Handle(x *flow.Exchange) {
 		w.failed++
 		if w.firstErr == nil {
 			w.firstErr = err
+		}
+		if w.opts.OnWriteError != nil && w.failed&(w.failed-1) == 0 { // 1, 2, 4, 8...
+			w.opts.OnWriteError(err, w.failed, w.n)
 		}
 		return
 	}
@@ -177,7 +237,8 @@ func (w *Writer) Close() error {
 		errs = append(errs, fmt.Errorf("capture: close journal: %w", err))
 	}
 	if _, err := RecoverFile(w.path); err != nil {
-		errs = append(errs, err)
+		// The journal is still there, with every entry that was written.
+		errs = append(errs, fmt.Errorf("%w; the %d exchanges recorded are kept in %s: once the problem is fixed, run `oauthproxy har recover %s`", err, w.n, w.journal, w.path))
 	}
 	if w.failed > 0 {
 		errs = append(errs, fmt.Errorf("capture: %d of %d exchanges could not be recorded in %s: %w", w.failed, w.failed+w.n, w.path, w.firstErr))
@@ -360,4 +421,92 @@ func Redact(in io.Reader, out io.Writer) error {
 		return fmt.Errorf("capture: write: %w", err)
 	}
 	return nil
+}
+
+// existingEntries copies the entries of the HAR file at path to out, one
+// compact JSON line each, for an append; unredacted reports whether the
+// file says it holds raw secrets. The file is read as a stream: one entry
+// at a time is held.
+func existingEntries(path string, out io.Writer) (unredacted bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("capture: append: %w", err)
+	}
+	defer f.Close()
+	bad := func(what string) (bool, error) {
+		return false, fmt.Errorf("capture: cannot append to %s: %s; pass --har-overwrite to replace it, or record to another file", path, what)
+	}
+	dec := json.NewDecoder(bufio.NewReaderSize(f, 256<<10))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return bad("it is not a HAR file (no JSON object)")
+	}
+	var buf bytes.Buffer
+	found := false
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return bad("it is not valid JSON")
+		}
+		if k != "log" {
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return bad("it is not valid JSON")
+			}
+			continue
+		}
+		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+			return bad(`its "log" is not an object`)
+		}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return bad("it is not valid JSON")
+			}
+			switch k {
+			case "entries":
+				if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+					return bad(`its "entries" is not an array`)
+				}
+				for dec.More() {
+					var e json.RawMessage
+					if err := dec.Decode(&e); err != nil {
+						return bad("an entry is not valid JSON")
+					}
+					buf.Reset()
+					if err := json.Compact(&buf, e); err != nil {
+						return bad("an entry is not valid JSON")
+					}
+					buf.WriteByte('\n')
+					if _, err := out.Write(buf.Bytes()); err != nil {
+						return false, err
+					}
+				}
+				if _, err := dec.Token(); err != nil {
+					return bad("it is not valid JSON")
+				}
+				found = true
+			case "creator", "comment":
+				var v json.RawMessage
+				if dec.Decode(&v) != nil {
+					return bad("it is not valid JSON")
+				}
+				if bytes.Contains(v, []byte(UnredactedWarning[:min(len(UnredactedWarning), 40)])) {
+					unredacted = true
+				}
+			default:
+				var skip json.RawMessage
+				if dec.Decode(&skip) != nil {
+					return bad("it is not valid JSON")
+				}
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return bad("it is not valid JSON")
+		}
+	}
+	if !found {
+		return bad(`it has no "log.entries"`)
+	}
+	return unredacted, nil
 }

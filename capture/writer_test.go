@@ -440,7 +440,7 @@ func TestNewWriterRefusesLeftoverJournal(t *testing.T) {
 	if _, err := Recover(path); err == nil || !strings.Contains(err.Error(), "nothing to recover") {
 		t.Errorf("second Recover: got %v, want nothing to recover", err)
 	}
-	w2, err := NewWriter(path, WriterOptions{})
+	w2, err := NewWriter(path, WriterOptions{Existing: Overwrite})
 	if err != nil {
 		t.Fatalf("NewWriter after Recover: %v", err)
 	}

@@ -11,6 +11,7 @@
 package certs
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -122,8 +123,11 @@ func LoadOrCreate(dir string) (*CA, error) {
 	switch {
 	case certExists && keyExists:
 		ca, err := Load(certFile, keyFile)
-		if err != nil && !errors.Is(err, ErrKeyPermissions) && justWritten(certFile, keyFile) {
-			// Another first start may still be writing the certificate.
+		if err != nil && !errors.Is(err, ErrKeyPermissions) && justWritten(certFile, keyFile) &&
+			(partlyWritten(certFile) || partlyWritten(keyFile)) {
+			// Another first start may still be writing the certificate. A
+			// file that is complete but wrong (edited, corrupt) is
+			// reported at once: waiting would not mend it.
 			return awaitCA(certFile, keyFile, caWait)
 		}
 		return ca, err
@@ -182,6 +186,21 @@ func justWritten(files ...string) bool {
 		}
 	}
 	return false
+}
+
+// partlyWritten reports whether file looks cut short, as while another
+// process writes it: empty, or a PEM block begun and not ended.
+func partlyWritten(file string) bool {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return true
+	}
+	begin := bytes.LastIndex(data, []byte("-----BEGIN "))
+	return begin >= 0 && !bytes.Contains(data[begin:], []byte("-----END "))
 }
 
 // awaitCA loads the CA that another process is writing: its key file may

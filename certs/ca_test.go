@@ -415,3 +415,42 @@ func TestAwaitCATimeout(t *testing.T) {
 		t.Errorf("got %v, want an error naming the unfinished CA in %s", err, dir)
 	}
 }
+
+// TestLoadOrCreateCorruptRecent: a CA file that is complete but corrupt
+// (edited a moment ago) is reported at once, naming the file, instead of
+// being waited for as if another process were still writing it (before:
+// a 10 s stall, then "another process ... did not finish"). A file cut
+// short (a PEM block begun, not ended) is still waited for.
+func TestLoadOrCreateCorruptRecent(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := LoadOrCreate(dir); err != nil {
+		t.Fatal(err)
+	}
+	certFile := filepath.Join(dir, CertFileName)
+	corrupt := "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"
+	if err := os.WriteFile(certFile, []byte(corrupt), 0o644); err != nil { // modified now
+		t.Fatal(err)
+	}
+	_, err := LoadOrCreate(dir)
+	if err == nil || strings.Contains(err.Error(), "another process") || !strings.Contains(err.Error(), certFile) {
+		t.Errorf("corrupt %s: got %v; want an error naming the file, not blaming another process", certFile, err)
+	}
+	for _, tc := range []struct {
+		data string
+		want bool
+	}{
+		{"", true},
+		{"-----BEGIN CERTIFICATE-----\nMIIB", true},
+		{corrupt, false},
+		{"garbage", false},
+		{corrupt + "-----BEGIN PRIVATE KEY-----\n", true},
+	} {
+		p := filepath.Join(t.TempDir(), "f.pem")
+		if err := os.WriteFile(p, []byte(tc.data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got := partlyWritten(p); got != tc.want {
+			t.Errorf("partlyWritten(%q) = %v; want %v", tc.data, got, tc.want)
+		}
+	}
+}

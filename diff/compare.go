@@ -141,7 +141,7 @@ func outcome(s *side) string {
 		return "no response"
 	}
 	out := strconv.Itoa(s.x.Response.Status)
-	if e := oauthError(s.x.Response); e != "" {
+	if e := s.respErr; e != "" {
 		out += " " + e
 	}
 	return out
@@ -841,30 +841,43 @@ var kindOrder = map[string]int{
 	"diagnosis": 15, "unmatched": 16, "status": 17,
 }
 
-// verdict de-duplicates findings and ranks them.
-func verdict(fs []finding) []Reason {
-	byKey := map[string]int{}
-	out := []Reason{}
-	for _, f := range fs {
-		if i, ok := byKey[f.key]; ok {
-			r := &out[i]
-			if f.Score > r.Score {
-				r.Score, r.Summary, r.Detail, r.Category = f.Score, f.summary, f.detail, f.Category
-			}
-			if f.pair > 0 && (len(r.Pairs) == 0 || r.Pairs[len(r.Pairs)-1] != f.pair) {
-				r.Pairs = append(r.Pairs, f.pair)
-			}
-			continue
+// verdictBuilder de-duplicates findings into reasons as they come, so that
+// a comparison of many pairs never holds all their findings at once.
+type verdictBuilder struct {
+	byKey map[string]int
+	out   []Reason
+}
+
+func (v *verdictBuilder) add(f finding) {
+	if v.byKey == nil {
+		v.byKey = map[string]int{}
+	}
+	if i, ok := v.byKey[f.key]; ok {
+		r := &v.out[i]
+		if f.Score > r.Score {
+			r.Score, r.Summary, r.Detail, r.Category = f.Score, f.summary, f.detail, f.Category
 		}
-		r := Reason{Score: f.Score, Category: f.Category, Kind: f.Kind, Field: f.Field, Summary: f.summary, Detail: f.detail}
-		if f.Kind == "unmatched" {
-			r.Field = ""
+		if f.pair > 0 && (len(r.Pairs) == 0 || r.Pairs[len(r.Pairs)-1] != f.pair) {
+			r.Pairs = append(r.Pairs, f.pair)
 		}
-		if f.pair > 0 {
-			r.Pairs = []int{f.pair}
-		}
-		byKey[f.key] = len(out)
-		out = append(out, r)
+		return
+	}
+	r := Reason{Score: f.Score, Category: f.Category, Kind: f.Kind, Field: f.Field, Summary: f.summary, Detail: f.detail}
+	if f.Kind == "unmatched" {
+		r.Field = ""
+	}
+	if f.pair > 0 {
+		r.Pairs = []int{f.pair}
+	}
+	v.byKey[f.key] = len(v.out)
+	v.out = append(v.out, r)
+}
+
+// done returns the reasons, most likely explanation first, ranked.
+func (v *verdictBuilder) done() []Reason {
+	out := v.out
+	if out == nil {
+		out = []Reason{}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Score != out[j].Score {
@@ -890,8 +903,9 @@ func firstPair(r Reason) int {
 
 // headline says in one line what failed.
 func headline(r *Report, sa, sb []*side, pairs [][2]*side, ua, ub []*side) (string, bool) {
-	if len(sa) == 0 || len(sb) == 0 {
-		return strings.Join(r.Notes[:emptyNotes(sa, sb)], "; "), anyFailed(sa) || anyFailed(sb)
+	if r.A.Exchanges == 0 || r.B.Exchanges == 0 {
+		// Exchanges and Failed count every exchange, also those a Capture only counted.
+		return strings.Join(r.Notes[:emptyNotes(r)], "; "), r.A.Failed > 0 || r.B.Failed > 0
 	}
 	var lines []string
 	for _, p := range pairs {
@@ -925,24 +939,15 @@ func headline(r *Report, sa, sb []*side, pairs [][2]*side, ua, ub []*side) (stri
 	return h, true
 }
 
-func emptyNotes(sa, sb []*side) int {
+func emptyNotes(r *Report) int {
 	n := 0
-	if len(sa) == 0 {
+	if r.A.Exchanges == 0 {
 		n++
 	}
-	if len(sb) == 0 {
+	if r.B.Exchanges == 0 {
 		n++
 	}
 	return n
-}
-
-func anyFailed(ss []*side) bool {
-	for _, s := range ss {
-		if s.failed {
-			return true
-		}
-	}
-	return false
 }
 
 func describe(s *side) string {

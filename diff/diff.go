@@ -12,6 +12,8 @@
 package diff
 
 import (
+	"sort"
+
 	"github.com/oauthproxy/oauthproxy/flow"
 )
 
@@ -141,38 +143,131 @@ func Compare(a, b []*flow.Exchange, opts Options) *Report {
 	if nameB == "" {
 		nameB = "B"
 	}
-	sa, sb := sides(a), sides(b)
+	ca, cb := &Capture{name: nameA}, &Capture{name: nameB}
+	for _, x := range a {
+		ca.add(x, false)
+	}
+	for _, x := range b {
+		cb.add(x, false)
+	}
+	return CompareCaptures(ca, cb)
+}
+
+// Capture is one capture being read for CompareCaptures, exchange by
+// exchange, keeping only what the comparison uses: every OAuth exchange
+// (without its bodies, once read) and the other exchanges while they are
+// few enough to be aligned (beyond that they are only counted). Memory
+// then grows with the OAuth exchanges, not with the capture: two captures
+// of 100k entries compare in a bounded amount of memory.
+type Capture struct {
+	name   string
+	sum    summer
+	kept   []*side
+	others int // non-OAuth exchanges seen
+	sorted bool
+}
+
+// NewCapture starts a capture named name ("A"/"B" when empty is left to
+// the caller: the name appears in the report as given).
+func NewCapture(name string) *Capture { return &Capture{name: name} }
+
+// Add adds an exchange (nil is ignored). Exchanges should come in Seq
+// order, inspected. Add keeps a slim copy of what it needs (no bodies):
+// x itself is not modified nor kept.
+func (c *Capture) Add(x *flow.Exchange) { c.add(x, true) }
+
+func (c *Capture) add(x *flow.Exchange, lean bool) {
+	if x == nil {
+		return
+	}
+	s := newSide(x)
+	c.sum.add(s)
+	if lean {
+		s.x = slim(x)
+	}
+	if !s.oauth() {
+		c.others++
+		if c.others > maxAlignedOther {
+			if c.others == maxAlignedOther+1 {
+				// Too many to align: they are only counted from now on.
+				k := c.kept[:0]
+				for _, e := range c.kept {
+					if e.oauth() {
+						k = append(k, e)
+					}
+				}
+				clear(c.kept[len(k):])
+				c.kept = k
+			}
+			return
+		}
+	}
+	c.kept = append(c.kept, s)
+}
+
+// slim returns a copy of x with only what the comparison reads once its
+// side was made: no bodies, findings, trailers.
+func slim(x *flow.Exchange) *flow.Exchange {
+	c := &flow.Exchange{ID: x.ID, Seq: x.Seq, Start: x.Start, Error: x.Error, Timings: x.Timings, Conn: x.Conn,
+		Request: flow.Request{Method: x.Request.Method, URL: x.Request.URL, Header: x.Request.Header},
+		OAuth:   flow.OAuth{Label: x.OAuth.Label, GrantType: x.OAuth.GrantType, Issuer: x.OAuth.Issuer, Diagnosis: x.OAuth.Diagnosis},
+	}
+	if r := x.Response; r != nil {
+		c.Response = &flow.Response{Status: r.Status, Reason: r.Reason, Proto: r.Proto, Header: r.Header}
+	}
+	return c
+}
+
+// sides returns the kept exchanges in Seq order.
+func (c *Capture) sides() []*side {
+	if !c.sorted {
+		sort.SliceStable(c.kept, func(i, j int) bool { return c.kept[i].x.Seq < c.kept[j].x.Seq })
+		c.sorted = true
+	}
+	return c.kept
+}
+
+// CompareCaptures is Compare for captures read with a Capture each.
+func CompareCaptures(ca, cb *Capture) *Report {
+	nameA, nameB := ca.name, cb.name
+	if nameA == "" {
+		nameA = "A"
+	}
+	if nameB == "" {
+		nameB = "B"
+	}
+	sa, sb := ca.sides(), cb.sides()
 	r := &Report{
-		A:          summarize(nameA, sa),
-		B:          summarize(nameB, sb),
+		A:          ca.sum.summary(nameA),
+		B:          cb.sum.summary(nameB),
 		Verdict:    []Reason{},
 		Pairs:      []Pair{},
 		UnmatchedA: []ExchangeRef{},
 		UnmatchedB: []ExchangeRef{},
 		Notes:      []string{},
 	}
-	if len(sa) == 0 {
+	if ca.sum.n == 0 {
 		r.Notes = append(r.Notes, "capture A has no exchanges")
 	}
-	if len(sb) == 0 {
+	if cb.sum.n == 0 {
 		r.Notes = append(r.Notes, "capture B has no exchanges")
 	}
 
-	pairs, ua, ub, uncA, uncB := align(sa, sb)
+	pairs, ua, ub, uncA, uncB := alignCounted(sa, sb, ca.others, cb.others)
 	r.A.Uncompared, r.B.Uncompared = uncA, uncB
 	if uncA > 0 || uncB > 0 {
 		r.Notes = append(r.Notes, "too many non-OAuth exchanges to align: they are counted, not compared")
 	}
-	if len(sa) > 0 && len(sb) > 0 && r.A.OAuth == 0 && r.B.OAuth == 0 {
+	if r.A.Exchanges > 0 && r.B.Exchanges > 0 && r.A.OAuth == 0 && r.B.OAuth == 0 {
 		r.Notes = append(r.Notes, "neither capture contains a recognised OAuth exchange: exchanges were aligned by method, host and path")
-	} else if len(sa) > 0 && len(sb) > 0 && (r.A.OAuth == 0 || r.B.OAuth == 0) {
+	} else if r.A.Exchanges > 0 && r.B.Exchanges > 0 && (r.A.OAuth == 0 || r.B.OAuth == 0) {
 		r.Notes = append(r.Notes, "only one capture contains OAuth exchanges: the captures may not be of the same flow")
 	}
-	if len(sa) > 0 && len(sb) > 0 && len(pairs) == 0 {
+	if r.A.Exchanges > 0 && r.B.Exchanges > 0 && len(pairs) == 0 {
 		r.Notes = append(r.Notes, "no exchange of A could be matched with one of B: the captures may not be of the same flow")
 	}
 
-	var all []finding
+	var all verdictBuilder
 	for i, p := range pairs {
 		idx := i + 1
 		fs := comparePair(p[0], p[1])
@@ -180,23 +275,23 @@ func Compare(a, b []*flow.Exchange, opts Options) *Report {
 		for _, f := range fs {
 			f.pair = idx
 			pr.Differences = append(pr.Differences, f.Difference)
-			all = append(all, f)
+			all.add(f)
 		}
 		r.Pairs = append(r.Pairs, pr)
 	}
 	for _, s := range ua {
 		r.UnmatchedA = append(r.UnmatchedA, ref(s))
 		if f, ok := unmatchedFinding("A", s); ok {
-			all = append(all, f)
+			all.add(f)
 		}
 	}
 	for _, s := range ub {
 		r.UnmatchedB = append(r.UnmatchedB, ref(s))
 		if f, ok := unmatchedFinding("B", s); ok {
-			all = append(all, f)
+			all.add(f)
 		}
 	}
-	r.Verdict = verdict(all)
+	r.Verdict = all.done()
 	r.Headline, r.Failure = headline(r, sa, sb, pairs, ua, ub)
 	return r
 }

@@ -1,7 +1,6 @@
 package diff
 
 import (
-	"bytes"
 	"mime"
 	"net"
 	"net/http"
@@ -11,8 +10,8 @@ import (
 	"time"
 
 	"github.com/oauthproxy/oauthproxy/flow"
-	"github.com/oauthproxy/oauthproxy/jsontop"
 	"github.com/oauthproxy/oauthproxy/redact"
+	"github.com/oauthproxy/oauthproxy/reqparams"
 )
 
 // side is an exchange with the facts the comparison needs, computed once.
@@ -28,25 +27,15 @@ type side struct {
 	// skew is response Date minus local start; skewOK false when unknown.
 	skew   time.Duration
 	skewOK bool
+	// respErr is the "error" member of the response body, read once (a
+	// Capture drops the bodies after that).
+	respErr string
 }
 
 // param is one request parameter; multiple values are joined with ",".
 type param struct {
 	value string
 	where string // query, form, json
-}
-
-// sides wraps the non-nil exchanges of a capture, in Seq order.
-func sides(xs []*flow.Exchange) []*side {
-	out := make([]*side, 0, len(xs))
-	for _, x := range xs {
-		if x == nil {
-			continue
-		}
-		out = append(out, newSide(x))
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].x.Seq < out[j].x.Seq })
-	return out
 }
 
 func newSide(x *flow.Exchange) *side {
@@ -72,6 +61,9 @@ func newSide(x *flow.Exchange) *side {
 	d := x.OAuth.Diagnosis
 	s.failed = x.Failed() || (d != nil && d.Category != flow.CategoryInfo)
 	s.skew, s.skewOK = clockSkew(x)
+	if x.Response != nil {
+		s.respErr = oauthError(x.Response)
+	}
 	return s
 }
 
@@ -123,49 +115,28 @@ func clockSkew(x *flow.Exchange) (time.Duration, bool) {
 	return skew.Round(time.Second), true
 }
 
-// requestParams collects query, form-body and top-level JSON-body parameters.
+// requestParams collects query, form-body, JSON-body and multipart
+// parameters, read by reqparams like everywhere else in the tree. Of a name
+// found in several places the first location wins (query before body); the
+// values found there are joined with ",".
 func requestParams(r *flow.Request) map[string]param {
 	out := map[string]param{}
+	raw := ""
 	if r.URL != nil {
-		if q, err := url.ParseQuery(r.URL.RawQuery); err == nil {
-			addValues(out, q, "query")
-		}
+		raw = r.URL.RawQuery
 	}
-	data := bytes.TrimSpace(r.Body.Data)
-	if len(data) == 0 {
-		return out
-	}
-	switch mediaType(r.Header.Get("Content-Type")) {
-	case "application/x-www-form-urlencoded":
-		if f, err := url.ParseQuery(string(data)); err == nil {
-			addValues(out, f, "form")
-		}
-		return out
-	}
-	if data[0] == '{' {
-		m, _ := jsontop.Members(data)
-		for k, s := range m {
-			if _, dup := out[k]; !dup {
-				out[k] = param{value: s, where: "json"}
+	for _, p := range reqparams.Request(raw, r.Header.Get("Content-Type"), r.Body.Data) {
+		where := string(p.Where)
+		if cur, ok := out[p.Name]; ok {
+			if cur.where == where {
+				cur.value += "," + p.Value
+				out[p.Name] = cur
 			}
+			continue
 		}
-		return out
-	}
-	if r.Header.Get("Content-Type") == "" && !bytes.ContainsAny(data, " \n<{") && bytes.Contains(data, []byte("=")) {
-		if f, err := url.ParseQuery(string(data)); err == nil {
-			addValues(out, f, "form")
-		}
+		out[p.Name] = param{value: p.Value, where: where}
 	}
 	return out
-}
-
-func addValues(out map[string]param, v url.Values, where string) {
-	for k, vs := range v {
-		if _, dup := out[k]; dup {
-			continue // the first location wins (query before body)
-		}
-		out[k] = param{value: strings.Join(vs, ","), where: where}
-	}
 }
 
 // mediaType is the lower-case media type of a Content-Type value.
@@ -199,32 +170,42 @@ func displayURL(x *flow.Exchange) string {
 	return redact.URL(x.Request.URL).String()
 }
 
-// summarize describes one capture.
-func summarize(name string, ss []*side) Summary {
-	s := Summary{Name: name, Exchanges: len(ss), Egress: []string{}}
-	seen := map[string]bool{}
-	var maxSkew time.Duration
-	skewKnown := false
-	for _, e := range ss {
-		if e.oauth() {
-			s.OAuth++
-		}
-		if e.failed {
-			s.Failed++
-		}
-		if ip := ipOf(e.x.Conn.LocalAddr); ip != "" && !seen[ip] {
-			seen[ip] = true
-			s.Egress = append(s.Egress, ip)
-		}
-		if e.skewOK {
-			if !skewKnown || abs(e.skew) > abs(maxSkew) {
-				maxSkew = e.skew
-			}
-			skewKnown = true
-		}
+// summer accumulates a Summary one exchange at a time.
+type summer struct {
+	n, oauth, failed int
+	egress           []string
+	seen             map[string]bool
+	maxSkew          time.Duration
+	skewKnown        bool
+}
+
+func (a *summer) add(e *side) {
+	a.n++
+	if e.oauth() {
+		a.oauth++
 	}
-	if skewKnown {
-		v := int64(maxSkew / time.Second)
+	if e.failed {
+		a.failed++
+	}
+	if ip := ipOf(e.x.Conn.LocalAddr); ip != "" && !a.seen[ip] {
+		if a.seen == nil {
+			a.seen = map[string]bool{}
+		}
+		a.seen[ip] = true
+		a.egress = append(a.egress, ip)
+	}
+	if e.skewOK {
+		if !a.skewKnown || abs(e.skew) > abs(a.maxSkew) {
+			a.maxSkew = e.skew
+		}
+		a.skewKnown = true
+	}
+}
+
+func (a *summer) summary(name string) Summary {
+	s := Summary{Name: name, Exchanges: a.n, OAuth: a.oauth, Failed: a.failed, Egress: append([]string{}, a.egress...)}
+	if a.skewKnown {
+		v := int64(a.maxSkew / time.Second)
 		s.ClockSkewSeconds = &v
 	}
 	return s
@@ -241,6 +222,13 @@ func abs(d time.Duration) time.Duration {
 // label and grant type, preferring the same issuer/host, then by order;
 // other exchanges by method, host and path when there are few of them.
 func align(a, b []*side) (pairs [][2]*side, ua, ub []*side, uncA, uncB int) {
+	return alignCounted(a, b, -1, -1)
+}
+
+// alignCounted is align where the sides may lack non-OAuth exchanges that
+// were only counted (a Capture keeps none once there are too many to
+// align): otherA and otherB are how many there were (-1: all present).
+func alignCounted(a, b []*side, otherA, otherB int) (pairs [][2]*side, ua, ub []*side, uncA, uncB int) {
 	var oa, ob, na, nb []*side
 	for _, s := range a {
 		if s.oauth() {
@@ -274,7 +262,13 @@ func align(a, b []*side) (pairs [][2]*side, ua, ub []*side, uncA, uncB int) {
 	match(oa, ob, func(x, y *side) bool { return x.label == y.label && x.grant == y.grant && x.host == y.host })
 	match(oa, ob, func(x, y *side) bool { return x.label == y.label && x.grant == y.grant })
 	match(oa, ob, func(x, y *side) bool { return x.label == y.label })
-	if len(na) <= maxAlignedOther && len(nb) <= maxAlignedOther {
+	if otherA < 0 {
+		otherA = len(na)
+	}
+	if otherB < 0 {
+		otherB = len(nb)
+	}
+	if otherA <= maxAlignedOther && otherB <= maxAlignedOther {
 		match(na, nb, func(x, y *side) bool {
 			return x.method == y.method && x.host == y.host && x.path == y.path
 		})
@@ -290,7 +284,7 @@ func align(a, b []*side) (pairs [][2]*side, ua, ub []*side, uncA, uncB int) {
 			}
 		}
 	} else {
-		uncA, uncB = len(na), len(nb)
+		uncA, uncB = otherA, otherB
 	}
 	for _, s := range oa {
 		if !usedA[s] {

@@ -6,8 +6,10 @@
 package flow
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -234,6 +236,14 @@ func (r *Request) URLString() string {
 	return r.URL.String()
 }
 
+// ClientAbortedPrefix starts Exchange.Error when the client gave up
+// (closed its connection) before the exchange was complete: the proxy
+// canceled the upstream request; it is not an upstream failure.
+const ClientAbortedPrefix = "oauthproxy: client aborted: "
+
+// ClientAborted reports whether the client gave up on the exchange.
+func (x *Exchange) ClientAborted() bool { return strings.HasPrefix(x.Error, ClientAbortedPrefix) }
+
 // Failed reports whether the exchange ended in an upstream error or a 4xx/5xx status.
 func (x *Exchange) Failed() bool {
 	return x.Error != "" || (x.Response != nil && x.Response.Status >= 400)
@@ -252,17 +262,58 @@ type SinkFunc func(x *Exchange)
 // Handle calls f(x).
 func (f SinkFunc) Handle(x *Exchange) { f(x) }
 
-// Chain calls each sink in order. A nil entry is skipped.
+// Chain calls each sink in order. A nil entry is skipped. A sink that
+// panics loses that exchange only: the sinks after it still get it, and
+// Handle then panics with a *SinkPanic naming the sink, for the caller
+// (Queue, the proxy) to log.
 type Chain []Sink
 
 // Handle passes x to every sink in order.
 func (c Chain) Handle(x *Exchange) {
+	var first *SinkPanic
 	for _, s := range c {
 		if s != nil {
-			s.Handle(x)
+			if p := HandleSafe(s, x); p != nil && first == nil {
+				first = p
+			}
 		}
 	}
+	if first != nil {
+		panic(first)
+	}
 }
+
+// HandleSafe calls s.Handle(x) and returns its panic, recovered, if any
+// (nil when Handle returned).
+func HandleSafe(s Sink, x *Exchange) (p *SinkPanic) {
+	defer func() {
+		if v := recover(); v != nil {
+			if sp, ok := v.(*SinkPanic); ok {
+				p = sp
+				return
+			}
+			p = newSinkPanic(s, v)
+		}
+	}()
+	s.Handle(x)
+	return nil
+}
+
+// SinkPanic is a sink's panic, recovered: which sink, the value and the
+// stack where it happened. Value may contain request data: redact it
+// before logging.
+type SinkPanic struct {
+	Sink  string // the sink's type, e.g. "*inspect.Inspector"
+	Value any
+	Stack []byte
+}
+
+func newSinkPanic(s Sink, v any) *SinkPanic {
+	return &SinkPanic{Sink: fmt.Sprintf("%T", s), Value: v, Stack: debug.Stack()}
+}
+
+// Error describes the panic in one line.
+func (p *SinkPanic) Error() string { return fmt.Sprintf("flow: sink %s panicked: %v", p.Sink, p.Value) }
 
 // Serial wraps a sink so that exchanges reach it one at a time, in the order
 // Handle is called. Inspection correlates exchanges, so the live proxy hands

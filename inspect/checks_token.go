@@ -78,22 +78,22 @@ func checkParamDup(c *ctx, r report) {
 	var dups []string
 	seen := map[string]bool{}
 	for _, p := range c.body {
-		if seen[p.name] {
+		if seen[p.Name] {
 			continue
 		}
-		seen[p.name] = true
-		if n := inBody(p.name); n > 1 {
-			dups = append(dups, fmt.Sprintf("%s %d times in the body", shorten(p.name), n))
-		} else if inQuery(p.name) > 0 {
-			dups = append(dups, shorten(p.name)+" in both the query and the body")
+		seen[p.Name] = true
+		if n := inBody(p.Name); n > 1 {
+			dups = append(dups, fmt.Sprintf("%s %d times in the body", shorten(p.Name), n))
+		} else if inQuery(p.Name) > 0 {
+			dups = append(dups, shorten(p.Name)+" in both the query and the body")
 		}
 	}
 	if len(c.body) == 0 {
 		for _, p := range c.query {
-			if !seen[p.name] {
-				seen[p.name] = true
-				if n := inQuery(p.name); n > 1 {
-					dups = append(dups, fmt.Sprintf("%s %d times in the query", shorten(p.name), n))
+			if !seen[p.Name] {
+				seen[p.Name] = true
+				if n := inQuery(p.Name); n > 1 {
+					dups = append(dups, fmt.Sprintf("%s %d times in the query", shorten(p.Name), n))
 				}
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/oauthproxy/oauthproxy/flow"
 	"github.com/oauthproxy/oauthproxy/inspect/diagnose"
 	"github.com/oauthproxy/oauthproxy/redact"
+	"github.com/oauthproxy/oauthproxy/reqparams"
 )
 
 // Bounds on correlation state, so a long-running proxy does not grow.
@@ -360,31 +361,14 @@ func (c *ctx) parseBody() {
 	if c.bodyKind != "" {
 		return
 	}
-	data := c.x.Request.Body.Data
 	if c.mtype == "" {
 		c.mtype = mediaType(c.x.Request.Header.Get("Content-Type"))
 	}
-	switch {
-	case len(data) == 0:
-		c.bodyKind = "none"
-	case c.mtype == "application/x-www-form-urlencoded":
-		c.bodyKind = "form"
-		c.body = parseForm(string(bytes.TrimSpace(data)))
-	case strings.HasPrefix(c.mtype, "multipart/"):
-		c.bodyKind = "multipart"
-		c.body, _ = parseMultipart(c.x.Request.Header.Get("Content-Type"), data)
-	default:
-		if p, ok := parseJSONParams(data); ok {
-			c.bodyKind = "json"
-			c.body = p
-			return
-		}
-		c.bodyKind = "other"
-		if c.mtype == "" && bytes.IndexByte(data, '=') > 0 && !bytes.ContainsAny(data, " \n{<") {
-			// No Content-Type, but a form-looking body: read it to check it.
-			c.body = parseForm(string(data))
-		}
-	}
+	// Read with the tree's one parameter parser: a token request's secret
+	// in a JSON body is the same secret to inspection, diagnosis and redaction.
+	b := reqparams.ParseBody(c.x.Request.Header.Get("Content-Type"), c.x.Request.Body.Data)
+	c.bodyKind = string(b.Kind) // a form without a form Content-Type stays "other"
+	c.body = params(b.Params)
 }
 
 // redirectTarget reports whether the request goes to a remembered redirect

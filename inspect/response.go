@@ -66,13 +66,13 @@ func parseTokenJSON(data []byte) (params, bool) {
 			}
 			switch {
 			case kind == '"':
-				out = append(out, param{m, string(val)})
+				out = append(out, param{Name: m, Value: string(val)})
 			case kind == 'n':
 			case m == "error" && kind == '{':
 				// {"error":{"code":...,"message":...}} (Google APIs style)
-				out = append(out, param{m, "error"})
+				out = append(out, param{Name: m, Value: "error"})
 			default:
-				out = append(out, param{m, string(val)})
+				out = append(out, param{Name: m, Value: string(val)})
 			}
 			return
 		}

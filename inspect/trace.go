@@ -3,6 +3,7 @@ package inspect
 import (
 	"bytes"
 	"fmt"
+	"github.com/oauthproxy/oauthproxy/reqparams"
 	"hash/maphash"
 	"html"
 	"net/url"
@@ -426,7 +427,7 @@ func formPost(body []byte, base *url.URL) (params, *url.URL) {
 		}
 		tag := rest[j : j+k]
 		if name := attr(tag, "name"); name != "" {
-			p = append(p, param{html.UnescapeString(name), html.UnescapeString(attr(tag, "value"))})
+			p = append(p, param{Name: html.UnescapeString(name), Value: html.UnescapeString(attr(tag, "value")), Where: reqparams.InForm})
 		}
 		rest, lrest = rest[j+k:], lrest[j+k:]
 	}

@@ -302,10 +302,14 @@ func (l *Logger) headline(b *bytes.Buffer, x *flow.Exchange) {
 	}
 }
 
-// details writes the lines under the headline: the upstream error, the
-// findings and the diagnosis.
+// details writes the lines under the headline: the upstream error (or the
+// client's abort), the findings and the diagnosis.
 func (l *Logger) details(b *bytes.Buffer, x *flow.Exchange) {
-	if x.Error != "" {
+	if x.ClientAborted() {
+		b.WriteString("  ")
+		l.paint(b, yellow, "client aborted: "+redact.Text(strings.TrimPrefix(x.Error, flow.ClientAbortedPrefix)))
+		b.WriteByte('\n')
+	} else if x.Error != "" {
 		b.WriteString("  ")
 		l.paint(b, red, "upstream error: "+redact.Text(strings.TrimPrefix(x.Error, "oauthproxy: ")))
 		b.WriteByte('\n')

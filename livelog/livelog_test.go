@@ -222,3 +222,17 @@ func TestLine(t *testing.T) {
 		})
 	}
 }
+
+// TestClientAbortLine: a client that gave up is said as such, not as an
+// upstream error (the upstream did nothing wrong).
+func TestClientAbortLine(t *testing.T) {
+	var buf bytes.Buffer
+	l := New(Options{Out: &buf})
+	l.Handle(&flow.Exchange{ID: "aaaaaaaa-0000-4000-8000-000000000001", Start: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC),
+		Request: flow.Request{Method: "GET", URL: mustURL("https://slow.example/x")},
+		Error:   flow.ClientAbortedPrefix + "the client closed the connection before slow.example:443 answered"})
+	got := buf.String()
+	if !strings.Contains(got, "\n  client aborted: the client closed the connection before slow.example:443 answered\n") || strings.Contains(got, "upstream error") {
+		t.Errorf("client abort line:\n%s\nwant 'client aborted: ...' and no 'upstream error'", got)
+	}
+}

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // TestProxyAuth is acceptance (7, second half): with ProxyAuth, a missing
@@ -385,5 +387,41 @@ func TestUpstreamProxy(t *testing.T) {
 	}
 	if _, err := New(Options{CA: proxyCA(t), UpstreamProxy: &url.URL{Scheme: "socks5", Host: "x:1"}}); err == nil {
 		t.Errorf("socks5 upstream proxy: got no error")
+	}
+}
+
+// TestProxyAuthLogged: a refused client (407) leaves a line in the log,
+// saying why, with the client's address and target, never the credential
+// (before, a 407 left no trace).
+func TestProxyAuthLogged(t *testing.T) {
+	var logBuf syncBuffer
+	up := newPlainUpstream(t, echoHandler())
+	p := startProxy(t, Options{ProxyAuth: "alice:s3cret", Logger: zerolog.New(&logBuf)})
+	wrong := "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:WrongPass-canary"))
+	for _, tc := range []struct{ req, why string }{
+		{"GET " + up.URL + "/ HTTP/1.1\r\nHost: " + up.Listener.Addr().String() + "\r\n\r\n", "no Proxy-Authorization"},
+		{"CONNECT idp.test:443 HTTP/1.1\r\nHost: idp.test:443\r\nProxy-Authorization: " + wrong + "\r\n\r\n", "wrong credential"},
+		{"CONNECT idp.test:443 HTTP/1.1\r\nHost: idp.test:443\r\nProxy-Authorization: Bearer tok-canary\r\n\r\n", "not Basic authentication"},
+	} {
+		c, err := net.Dial("tcp", p.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, tc.req)
+		resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: strings.Fields(tc.req)[0]})
+		c.Close()
+		if err != nil || resp.StatusCode != 407 {
+			t.Fatalf("%q: %v %v; want 407", tc.req, resp, err)
+		}
+		if log := logBuf.String(); !strings.Contains(log, "407 proxy authentication failed ("+tc.why+")") {
+			t.Errorf("log lacks the 407 line for %q (%s):\n%s", tc.req, tc.why, log)
+		}
+	}
+	log := logBuf.String()
+	if strings.Contains(log, "WrongPass-canary") || strings.Contains(log, "tok-canary") || strings.Contains(log, strings.TrimPrefix(wrong, "Basic ")) {
+		t.Errorf("log holds a credential:\n%s", log)
+	}
+	if !strings.Contains(log, `"client":"127.0.0.1:`) || !strings.Contains(log, `"target":"idp.test:443"`) {
+		t.Errorf("log lacks client or target:\n%s", log)
 	}
 }

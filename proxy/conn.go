@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"net"
 	"strconv"
 	"strings"
@@ -77,6 +78,11 @@ type clientConn struct {
 	wmu     sync.Mutex
 	corked  bool
 	pending []byte
+
+	// Read ahead by an abort watch, returned by the next Reads; only the
+	// goroutine reading the tunnel (or the watch it waits for) touches them.
+	stash    []byte
+	stashErr error
 }
 
 // corkMax bounds what a corked connection holds back: past it, writes go
@@ -161,6 +167,9 @@ func (c *clientConn) SetReadDeadline(t time.Time) error {
 }
 
 func (c *clientConn) Read(p []byte) (int, error) {
+	if c.stash != nil || c.stashErr != nil {
+		return c.readStash(p)
+	}
 	c.wmu.Lock()
 	var err error
 	if c.corked || len(c.pending) > 0 {
@@ -287,4 +296,111 @@ func checkBasic(header string, want []byte) bool {
 		return false
 	}
 	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// Client abort detection in intercepted tunnels. net/http cancels a
+// request's context when the client closes the connection of a plain
+// proxied request (its background read sees the EOF); a hijacked,
+// intercepted connection has no such read, so a client that gave up would
+// hold its upstream request (and two descriptors) until the upstream
+// timeout. While an exchange waits for upstream, watchAbort reads the
+// client connection in the background: EOF or a reset cancels the
+// upstream request. Bytes that arrive meanwhile (a TLS close_notify, a
+// pipelined request) are kept for the next Read.
+
+// abortWatchDelay is how long an exchange waits for upstream before its
+// client connection is watched: most answers come sooner, and then no
+// goroutine is started.
+const abortWatchDelay = 100 * time.Millisecond
+
+// maxStash bounds the bytes read ahead while watching; past it the watch
+// stops (the client is alive and talking).
+const maxStash = 16 << 10
+
+// abortWatch is the background read of one exchange's client connection.
+type abortWatch struct {
+	c       *clientConn
+	cancel  context.CancelFunc
+	timer   *time.Timer
+	mu      sync.Mutex
+	started bool
+	stopped bool
+	done    chan struct{}
+	aborted atomic.Bool
+}
+
+// watchAbort arranges for cancel to be called if the client closes the
+// connection before stop is called. The connection must not be read by
+// anyone else until stop returns.
+func (c *clientConn) watchAbort(cancel context.CancelFunc) *abortWatch {
+	w := &abortWatch{c: c, cancel: cancel, done: make(chan struct{})}
+	w.timer = time.AfterFunc(abortWatchDelay, w.start)
+	return w
+}
+
+func (w *abortWatch) start() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped {
+		return
+	}
+	w.started = true
+	go w.read()
+}
+
+func (w *abortWatch) read() {
+	defer close(w.done)
+	c := w.c
+	buf := make([]byte, 2048)
+	for {
+		n, err := c.Conn.Read(buf)
+		if n > 0 {
+			c.stash = append(c.stash, buf[:n]...)
+			if len(c.stash) >= maxStash {
+				return
+			}
+		}
+		if err == nil {
+			continue
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return // stop moved the deadline, or the idle timeout: not an abort
+		}
+		// EOF or a reset: the client is gone.
+		c.stashErr = err
+		w.aborted.Store(true)
+		w.cancel()
+		return
+	}
+}
+
+// stop ends the watch and waits for the background read to end. It
+// reports whether the client aborted.
+func (w *abortWatch) stop() bool {
+	w.mu.Lock()
+	w.stopped = true
+	started := w.started
+	w.mu.Unlock()
+	if !w.timer.Stop() && started {
+		_ = w.c.Conn.SetReadDeadline(time.Unix(1, 0)) // unblock the read
+		<-w.done
+		w.c.rdl = 0 // the next Read sets its deadline again
+	}
+	return w.aborted.Load()
+}
+
+// readStash returns bytes (or the error) read ahead by an abort watch.
+func (c *clientConn) readStash(p []byte) (int, error) {
+	if len(c.stash) > 0 {
+		n := copy(p, c.stash)
+		c.stash = c.stash[n:]
+		if len(c.stash) == 0 {
+			c.stash = nil
+		}
+		return n, nil
+	}
+	err := c.stashErr
+	c.stashErr = nil
+	return 0, err
 }

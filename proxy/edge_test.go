@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -284,5 +285,25 @@ func TestHostnameUpstream(t *testing.T) {
 	}
 	if !strings.HasSuffix(x.Conn.ServerAddr, fmt.Sprintf(":%d", port)) {
 		t.Errorf("server addr: got %q, want the resolved address with port %d", x.Conn.ServerAddr, port)
+	}
+}
+
+// TestGoproxyWarningsInLogFormat: goproxy's own warnings come out as the
+// proxy's structured log lines (level, component, "proxy: " message), with
+// goproxy's "[id] WARN:" prefix gone and secrets redacted.
+func TestGoproxyWarningsInLogFormat(t *testing.T) {
+	var buf syncBuffer
+	g := goproxyLogger{zerolog.New(&buf)}
+	g.Printf("[%03d] WARN: Cannot read request from mitm'd client %v %v", 7, "idp.test:443", "GET /cb?code=Canary-code-123")
+	var m map[string]any
+	if err := json.Unmarshal([]byte(buf.String()), &m); err != nil {
+		t.Fatalf("not one JSON log line: %q", buf.String())
+	}
+	msg, _ := m["message"].(string)
+	if m["level"] != "warn" || m["component"] != "proxy" || !strings.HasPrefix(msg, "proxy: Cannot read request from mitm'd client idp.test:443") {
+		t.Errorf("log line %v; want level warn, component proxy, message 'proxy: Cannot read...'", m)
+	}
+	if strings.Contains(buf.String(), "Canary-code-123") || strings.Contains(buf.String(), "WARN:") {
+		t.Errorf("log line keeps a secret or goproxy's prefix: %s", buf.String())
 	}
 }

@@ -28,10 +28,10 @@ func describeUpstreamError(err error, headerTimeout time.Duration) (reason, prox
 		netErr   net.Error
 	)
 	switch {
+	case errors.As(err, &unknown):
+		return "TLS certificate verification failed: " + unknown.Error() + UntrustedHint, "tls_certificate_error"
 	case errors.As(err, &cve):
 		return "TLS certificate verification failed: " + cve.Err.Error(), "tls_certificate_error"
-	case errors.As(err, &unknown):
-		return "TLS certificate verification failed: " + unknown.Error(), "tls_certificate_error"
 	case errors.As(err, &hostname):
 		return "TLS certificate verification failed: " + hostname.Error(), "tls_certificate_error"
 	case errors.As(err, &invalid):
@@ -81,6 +81,10 @@ func describeUpstreamError(err error, headerTimeout time.Duration) (reason, prox
 		return "TLS handshake failed: " + err.Error(), "tls_protocol_error"
 	}
 	msg := err.Error()
+	if i := strings.Index(msg, "malformed "); i >= 0 && (strings.Contains(msg, "malformed HTTP") || strings.Contains(msg, "malformed MIME")) {
+		// net/http could not parse what upstream sent: not a proxy bug.
+		return "malformed HTTP response from upstream: " + msg[i:], "http_protocol_error"
+	}
 	if strings.HasPrefix(msg, "tls: ") {
 		return "TLS handshake failed: " + msg, "tls_protocol_error"
 	}
@@ -89,6 +93,10 @@ func describeUpstreamError(err error, headerTimeout time.Duration) (reason, prox
 	}
 	return msg, "proxy_internal_error"
 }
+
+// UntrustedHint ends the message of an upstream certificate signed by an
+// authority the proxy does not trust.
+const UntrustedHint = " (if the server uses a private or corporate CA, trust it with --upstream-ca FILE)"
 
 // rootMessage is the text of the innermost error of a net.OpError chain.
 func rootMessage(err error) string {

@@ -31,6 +31,12 @@ func TestUpstreamFailures(t *testing.T) {
 		io.Copy(io.Discard, c)
 	})
 	plainHTTP := newPlainUpstream(t, echoHandler()) // plain HTTP where TLS is expected
+	// malformed: answers with something that is not an HTTP status line.
+	malformedAddr := serveRaw(t, func(c net.Conn) {
+		bufio.NewReader(c).ReadString('\n')
+		c.Write([]byte("HTTP/1.1 2x0 Fine\r\n\r\n"))
+		c.Close()
+	})
 	refused := closedPort(t)
 	ok := newUpstream(t, echoHandler(), false)
 
@@ -53,6 +59,7 @@ func TestUpstreamFailures(t *testing.T) {
 		{"timeout https", "https://" + silentAddr + "/", "TLS handshake timed out"},
 		{"plain http on https", "https://" + plainHTTP.Listener.Addr().String() + "/", "TLS handshake failed: the server did not answer with TLS"},
 		{"dns", "http://nonexistent.invalid/", "DNS lookup of nonexistent.invalid failed: no such host"},
+		{"malformed response", "http://" + malformedAddr + "/", "malformed HTTP response from upstream: malformed HTTP status code"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,8 +75,8 @@ func TestUpstreamFailures(t *testing.T) {
 			if resp.StatusCode != http.StatusBadGateway || !strings.HasPrefix(text, prefix) || !strings.Contains(text, tc.reason) {
 				t.Fatalf("got %d %q, want 502 %q...%q", resp.StatusCode, text, prefix, tc.reason)
 			}
-			if resp.Header.Get("Proxy-Status") == "" {
-				t.Errorf("Proxy-Status: missing")
+			if ps := resp.Header.Get("Proxy-Status"); ps == "" || strings.Contains(ps, "proxy_internal_error") {
+				t.Errorf("Proxy-Status: %q; want a specific error type, not proxy_internal_error", ps)
 			}
 			x := p.sink.wait(t, before+1)[before]
 			if x.Error != text {

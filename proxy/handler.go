@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"path"
 	"strings"
+
+	"github.com/oauthproxy/oauthproxy/redact"
 )
 
 // serveHTTP is the entry point of every request read by the HTTP server.
@@ -22,7 +24,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.authorized(r) {
-		s.requireAuth(w)
+		s.requireAuth(w, r)
 		return
 	}
 	if s.isSelf(r.URL.Scheme, r.URL.Host) {
@@ -68,7 +70,7 @@ func (w *streamWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // serveConnect decides between interception (goproxy MITM) and a plain tunnel.
 func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request) {
 	if !s.authorized(r) {
-		s.requireAuth(w)
+		s.requireAuth(w, r)
 		return
 	}
 	host := r.URL.Host
@@ -119,7 +121,24 @@ func (s *Server) authorized(r *http.Request) bool {
 	return checkBasic(r.Header.Get("Proxy-Authorization"), s.auth)
 }
 
-func (s *Server) requireAuth(w http.ResponseWriter) {
+func (s *Server) requireAuth(w http.ResponseWriter, r *http.Request) {
+	// A line in the log: a client that is refused should not be a mystery
+	// (the credential itself is never logged).
+	why := "no Proxy-Authorization"
+	if v := r.Header.Get("Proxy-Authorization"); v != "" {
+		why = "wrong credential"
+		if scheme, _, _ := strings.Cut(strings.TrimSpace(v), " "); !strings.EqualFold(scheme, "basic") {
+			why = "not Basic authentication"
+		}
+	}
+	target := r.Host
+	if r.URL != nil && r.URL.Host != "" {
+		target = r.URL.Host
+	}
+	if e := s.log.Warn(); e != nil {
+		e.Str("component", "proxy").Str("client", r.RemoteAddr).Str("method", r.Method).Str("target", redact.Text(target)).
+			Msgf("proxy: 407 proxy authentication failed (%s); the client needs --proxy-user / Proxy-Authorization: Basic", why)
+	}
 	h := w.Header()
 	h.Set("Proxy-Authenticate", `Basic realm="oauthproxy"`)
 	h.Set("Content-Type", "text/plain; charset=utf-8")

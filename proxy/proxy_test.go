@@ -197,7 +197,7 @@ func TestUntrustedUpstream(t *testing.T) {
 	bad := newUpstreamOwnCA(t, echoHandler()) // signed by a CA nobody trusts
 	p := startProxy(t, Options{RootCAs: rootsOf(good)})
 
-	want := "oauthproxy: upstream " + bad.Listener.Addr().String() + ": TLS certificate verification failed: x509: certificate signed by unknown authority"
+	want := "oauthproxy: upstream " + bad.Listener.Addr().String() + ": TLS certificate verification failed: x509: certificate signed by unknown authority" + UntrustedHint
 	c := p.client(t)
 	resp, body := get(t, c, bad.URL+"/x")
 	if resp.StatusCode != http.StatusBadGateway {

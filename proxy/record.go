@@ -78,6 +78,7 @@ func (rt recorder) RoundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Re
 		}
 		removeHopHeaders(req.Header)
 	}
+	streamed := false // the request body is relayed while upstream reads it
 	if req.Body != nil && req.Body != http.NoBody {
 		e.reqb = reqBody{rc: req.Body, limit: s.bodyCap}
 		e.req = &e.reqb
@@ -97,6 +98,7 @@ func (rt recorder) RoundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Re
 			req.Body = io.NopCloser(bytes.NewReader(buf))
 		} else {
 			req.Body = e.req
+			streamed = true
 		}
 	}
 
@@ -110,17 +112,35 @@ func (rt recorder) RoundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Re
 		WroteRequest:         func(httptrace.WroteRequestInfo) { e.mark(&e.wrote) },
 		GotFirstResponseByte: func() { e.mark(&e.firstByte) },
 	}
-	out := req.WithContext(httptrace.WithClientTrace(context.WithValue(req.Context(), exchangeKey{}, e), &e.trace))
+	octx := context.WithValue(req.Context(), exchangeKey{}, e)
+	var watch *abortWatch
+	if intercepted && cc != nil && !streamed && !expectsContinue(req.Header) {
+		// Nothing else reads the client connection until the answer:
+		// watch it, so that a client that gives up cancels the upstream
+		// request (net/http does this for plain requests).
+		var cancel context.CancelFunc
+		octx, cancel = context.WithCancel(octx)
+		watch = cc.watchAbort(cancel)
+	}
+	out := req.WithContext(httptrace.WithClientTrace(octx, &e.trace))
 	resp, err := s.tr.RoundTrip(out)
+	aborted := watch != nil && watch.stop()
 	if err != nil {
 		reason, status := describeUpstreamError(err, s.opts.UpstreamTimeout)
-		if req.Context().Err() != nil {
-			reason, status = "request canceled: the client went away", "proxy_internal_error"
-		}
 		msg := "oauthproxy: upstream " + hostPort(req.URL) + ": " + reason
+		if aborted || req.Context().Err() != nil {
+			msg, status = flow.ClientAbortedPrefix+"the client closed the connection before "+hostPort(req.URL)+" answered; the upstream request was canceled", ""
+		}
 		x.Error, x.ErrorType = msg, status
 		e.finish(nil, time.Time{})
 		return errorResponse(req, http.StatusBadGateway, msg, status), nil
+	}
+	if aborted {
+		// The answer came as the client left: it goes nowhere.
+		_ = resp.Body.Close()
+		x.Error = flow.ClientAbortedPrefix + "the client closed the connection before " + hostPort(req.URL) + " answered"
+		e.finish(nil, time.Time{})
+		return errorResponse(req, http.StatusBadGateway, x.Error, ""), nil
 	}
 
 	x.Response = &flow.Response{Status: resp.StatusCode, Reason: flow.ReasonOf(resp.Status, resp.StatusCode), Proto: resp.Proto, Header: resp.Header}
@@ -160,12 +180,13 @@ func (rt recorder) RoundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Re
 				// Nothing was sent to the client yet: it gets a 502
 				// that says what happened, instead of a cut response.
 				reason, status := describeUpstreamError(err, 0)
-				if req.Context().Err() != nil {
-					reason, status = "request canceled: the client went away", "proxy_internal_error"
-				} else if errors.Is(err, errBodyStalled) {
+				if errors.Is(err, errBodyStalled) {
 					reason, status = fmt.Sprintf("the body stopped after %d of %d bytes (no more within %s, timeout)", b.size, cl, s.opts.UpstreamTimeout), "http_response_timeout"
 				}
 				msg := "oauthproxy: upstream " + hostPort(req.URL) + ": response body: " + reason
+				if req.Context().Err() != nil {
+					msg, status = flow.ClientAbortedPrefix+"the client closed the connection while "+hostPort(req.URL)+" sent the response body", ""
+				}
 				x.Error, x.ErrorType = msg, status
 				e.finish(nil, time.Time{})
 				return errorResponse(req, http.StatusBadGateway, msg, status), nil

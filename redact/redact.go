@@ -493,7 +493,12 @@ func jsonValue(key string, v any) any {
 // request and response headers, URL query and fragment, form and JSON bodies,
 // the Location header of redirects, and finding/diagnosis texts (which are
 // fingerprinted by construction already).
+//
+// Request secrets that the response, the error or the findings echo (an
+// error_description quoting the client_secret it refused) are fingerprinted
+// there too, wherever in the request they were sent (RequestSecrets).
 func Exchange(x *flow.Exchange) *flow.Exchange {
+	secrets := RequestSecrets(&x.Request)
 	c := *x
 	c.Request.URL = URL(x.Request.URL)
 	c.Request.Header = Headers(x.Request.Header)
@@ -508,11 +513,24 @@ func Exchange(x *flow.Exchange) *flow.Exchange {
 		}
 		r.Trailer = Headers(x.Response.Trailer)
 		r.Body = body(x.Response.Header.Get("Content-Type"), x.Response.Body)
+		r.Body.Data = bodyEchoes(r.Body.Data, secrets)
 		c.Response = &r
 	}
-	c.Error = Text(x.Error)
+	c.Error = Echoes(Text(x.Error), secrets)
 	c.OAuth.Findings = Findings(x.OAuth.Findings)
 	c.OAuth.Diagnosis = Diagnosis(x.OAuth.Diagnosis)
+	if len(secrets) > 0 {
+		for i := range c.OAuth.Findings {
+			f := &c.OAuth.Findings[i]
+			f.Message, f.Fix = Echoes(f.Message, secrets), Echoes(f.Fix, secrets)
+		}
+		if d := c.OAuth.Diagnosis; d != nil {
+			d.Summary = Echoes(d.Summary, secrets)
+			for i, e := range d.Evidence {
+				d.Evidence[i] = Echoes(e, secrets)
+			}
+		}
+	}
 	return &c
 }
 

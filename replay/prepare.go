@@ -14,62 +14,37 @@ import (
 	"github.com/oauthproxy/oauthproxy/flow"
 	"github.com/oauthproxy/oauthproxy/jsontop"
 	"github.com/oauthproxy/oauthproxy/redact"
+	"github.com/oauthproxy/oauthproxy/reqparams"
 )
 
 // params is a request's parameters, editable without disturbing the parts
 // that do not change (raw order and encoding are kept where possible).
 type params struct {
-	rawQuery string
-	bodyKind string // "form", "json" or "" (none or opaque)
-	body     []byte
-	json     map[string]json.RawMessage // top-level members of a JSON object body
+	rawQuery    string
+	contentType string
+	bodyKind    string // "form", "json" or "" (none or opaque)
+	body        []byte
+	json        map[string]json.RawMessage // top-level members of a JSON object body
 }
 
-// parseRequest reads the query and a form or JSON-object body.
+// parseRequest reads the query and a form or JSON-object body, with the
+// rules of package reqparams (the tree's one parameter parser).
 func parseRequest(r *flow.Request) (*params, error) {
-	p := &params{body: r.Body.Data}
+	p := &params{body: r.Body.Data, contentType: r.Header.Get("Content-Type")}
 	if r.URL != nil {
 		p.rawQuery = r.URL.RawQuery
 	}
-	data := bytes.TrimSpace(r.Body.Data)
-	if len(data) == 0 {
-		return p, nil
-	}
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	b := reqparams.ParseBody(p.contentType, r.Body.Data)
 	switch {
-	case mt == "application/x-www-form-urlencoded":
+	case b.Kind == reqparams.KindForm || b.Guessed:
 		p.bodyKind = "form"
-	case data[0] == '{' && (mt == "" || strings.Contains(mt, "json")):
-		if err := json.Unmarshal(data, &p.json); err != nil {
+	case b.Kind == reqparams.KindJSON:
+		if err := json.Unmarshal(bytes.TrimSpace(r.Body.Data), &p.json); err != nil {
 			return p, fmt.Errorf("replay: JSON body: %w", err)
 		}
 		p.bodyKind = "json"
 	}
 	return p, nil
-}
-
-// rawPairs splits a raw query/form string into decoded name/value pairs.
-func rawPairs(raw string) [][2]string {
-	var out [][2]string
-	if raw == "" {
-		return out
-	}
-	for _, kv := range strings.Split(raw, "&") {
-		if kv == "" {
-			continue
-		}
-		k, v, _ := strings.Cut(kv, "=")
-		dk, err := url.QueryUnescape(k)
-		if err != nil {
-			dk = k
-		}
-		dv, err := url.QueryUnescape(v)
-		if err != nil {
-			dv = v
-		}
-		out = append(out, [2]string{dk, dv})
-	}
-	return out
 }
 
 // replaceRaw sets name=value in a raw query/form string, in place; ok is
@@ -103,29 +78,16 @@ type field struct {
 	name, value, where string
 }
 
-// fields lists parameters: query first, then body, in their order.
+// fields lists parameters: query first, then body, in their order (JSON
+// members in name order).
 func (p *params) fields() []field {
 	var out []field
-	for _, kv := range rawPairs(p.rawQuery) {
-		out = append(out, field{kv[0], kv[1], "query"})
+	ct := p.contentType
+	if p.bodyKind == "form" {
+		ct = "application/x-www-form-urlencoded" // also a form sent without its Content-Type
 	}
-	switch p.bodyKind {
-	case "form":
-		for _, kv := range rawPairs(string(p.body)) {
-			out = append(out, field{kv[0], kv[1], "form"})
-		}
-	case "json":
-		keys := make([]string, 0, len(p.json))
-		for k := range p.json {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			var s string
-			if json.Unmarshal(p.json[k], &s) == nil {
-				out = append(out, field{k, s, "json"})
-			}
-		}
+	for _, f := range reqparams.Request(p.rawQuery, ct, p.body) {
+		out = append(out, field{f.Name, f.Value, string(f.Where)})
 	}
 	return out
 }

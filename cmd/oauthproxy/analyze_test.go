@@ -117,3 +117,20 @@ func TestAnalyzeFixtures(t *testing.T) {
 		})
 	}
 }
+
+// bigFile is the FileInfo of a large capture.
+type bigFile struct{ os.FileInfo }
+
+func (bigFile) Size() int64 { return 1 << 30 }
+
+// TestProgressOnlyOnTerminal: analyze's "\r" progress line is drawn only
+// when stderr is a terminal (before, it went into files and CI logs).
+func TestProgressOnlyOnTerminal(t *testing.T) {
+	var errb syncBuffer
+	p := newProgress(&env{stderr: &errb}, bigFile{}, false)
+	p.update(1 << 29)
+	p.done()
+	if errb.String() != "" {
+		t.Errorf("progress written to a non-terminal stderr: %q", errb.String())
+	}
+}

@@ -86,27 +86,36 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 
 func mainEnv(e *env, args []string) int {
 	stdout, stderr := e.stdout, e.stderr
-	name := "run"
+	name, named := "run", false
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		name, args = args[0], args[1:]
+		name, args, named = args[0], args[1:], true
 	}
 	switch name {
 	case "help":
 		if len(args) > 0 {
-			if c := lookup(args[0]); c != nil {
-				printHelp(stdout, c, nil)
-				return exitOK
+			c := lookup(args[0])
+			if c == nil {
+				fmt.Fprintf(stderr, "oauthproxy help: unknown command %q; run 'oauthproxy help' for the list\n", args[0])
+				return exitUsage
 			}
+			// The command's own --help, which lists its flags too.
+			name, args = c.name, []string{"--help"}
+			break
 		}
 		printOverview(stdout)
 		return exitOK
-	case "-h", "--help":
-		printOverview(stdout)
-		return exitOK
 	}
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") && name == "run" && lookup(name) == nil {
-		printOverview(stdout)
-		return exitOK
+	if !named && len(args) > 0 {
+		// A flag before any command: -h/--help is the overview of all
+		// commands (`oauthproxy run --help` is run's), --version the version.
+		switch strings.TrimLeft(args[0], "-") {
+		case "h", "help":
+			printOverview(stdout)
+			return exitOK
+		case "version":
+			fmt.Fprintf(stdout, "oauthproxy %s\n", version)
+			return exitOK
+		}
 	}
 	c := lookup(name)
 	if c == nil {
@@ -181,11 +190,17 @@ func newFlags(e *env, c *command) *flag.FlagSet {
 // come after the positional arguments too (`analyze FILE --format json`);
 // "--" ends flag parsing. fs.Args() then holds the positional arguments.
 func parse(fs *flag.FlagSet, args []string) error {
+	// The flag package calls Usage itself on -help and on every bad flag:
+	// silence it while parsing, so that --help prints the help once and a
+	// bad flag prints one line (Main adds the --help hint).
+	usage := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.Usage = usage }()
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
+				usage()
 				return flag.ErrHelp
 			}
 			return usageError{err.Error()}

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -69,34 +71,44 @@ func runDiff(e *env, args []string) error {
 	if *format != "text" && *format != "json" {
 		return usagef("--format %q: want text or json", *format)
 	}
-	a, err := loadInspected(fs.Arg(0))
+	a, err := loadCapture(fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	b, err := loadInspected(fs.Arg(1))
+	b, err := loadCapture(fs.Arg(1))
 	if err != nil {
 		return err
 	}
-	rep := diff.Compare(a, b, diff.Options{NameA: fs.Arg(0), NameB: fs.Arg(1)})
+	rep := diff.CompareCaptures(a, b)
 	if *format == "json" {
 		return writeJSON(e.stdout, rep)
 	}
 	return rep.WriteText(e.stdout)
 }
 
-// loadInspected reads a capture and runs the inspector over it, in order,
-// so labels, findings and diagnoses are current (not whatever the capturing
-// tool wrote).
-func loadInspected(path string) ([]*flow.Exchange, error) {
-	xs, err := capture.ReadAll(path)
+// loadCapture streams a capture through the inspector, in order, so
+// labels, findings and diagnoses are current (not whatever the capturing
+// tool wrote), into a diff.Capture, which keeps only what the comparison
+// uses: memory does not grow with the capture's size.
+func loadCapture(path string) (*diff.Capture, error) {
+	r, err := capture.Open(path)
 	if err != nil {
 		return nil, err
 	}
+	defer r.Close()
 	in := inspect.New(inspect.Options{})
-	for _, x := range xs {
+	c := diff.NewCapture(path)
+	for {
+		x, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return c, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
 		in.Inspect(x)
+		c.Add(x)
 	}
-	return xs, nil
 }
 
 type intList []int

@@ -337,3 +337,81 @@ func TestFlagsAfterArguments(t *testing.T) {
 		t.Errorf("after --, an argument that looks like a flag is a file: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestCLIConventions: --help prints once, a bad flag one line with a hint
+// (not the whole help), the overview lists every command, unknown help
+// topics and usage errors exit 2, runtime failures 1, and the version is
+// there under both spellings.
+func TestCLIConventions(t *testing.T) {
+	for _, c := range commands {
+		t.Run("help once/"+c.name, func(t *testing.T) {
+			_, out, _ := run(t, "", c.name, "--help")
+			if n := strings.Count(out, "Usage: oauthproxy "+c.name); n != 1 {
+				t.Errorf("%s --help printed the help %d times, want 1", c.name, n)
+			}
+			_, viaHelp, _ := run(t, "", "help", c.name)
+			if viaHelp != out {
+				t.Errorf("'help %s' differs from '%s --help':\n%s\nvs\n%s", c.name, c.name, viaHelp, out)
+			}
+		})
+		t.Run("bad flag/"+c.name, func(t *testing.T) {
+			code, out, stderr := run(t, "", c.name, "--no-such-flag")
+			want := "oauthproxy " + c.name + ": flag provided but not defined: -no-such-flag (see 'oauthproxy " + c.name + " --help')\n"
+			if code != exitUsage || stderr != want || out != "" {
+				t.Errorf("bad flag: exit %d, stdout %q, stderr %q; want 2, nothing, %q", code, out, stderr, want)
+			}
+		})
+	}
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
+		code, out, _ := run(t, "", args...)
+		if code != exitOK {
+			t.Errorf("%v: exit %d, want 0", args, code)
+		}
+		for _, c := range commands {
+			if !strings.Contains(out, "\n  "+c.name+" ") {
+				t.Errorf("%v: overview does not list %q:\n%s", args, c.name, out)
+			}
+		}
+	}
+	for _, args := range [][]string{{"--version"}, {"-version"}, {"version"}} {
+		code, out, _ := run(t, "", args...)
+		if code != exitOK || out != "oauthproxy "+version+"\n" {
+			t.Errorf("%v: exit %d, out %q; want 0, the version", args, code, out)
+		}
+	}
+	if code, _, stderr := run(t, "", "help", "nosuch"); code != exitUsage || !strings.Contains(stderr, `unknown command "nosuch"`) {
+		t.Errorf("help nosuch: exit %d, stderr %q; want 2 and the unknown command", code, stderr)
+	}
+	// A runtime failure (the port is taken) is exit 1, not 2.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	code, _, stderr := run(t, "", "run", "--data-dir", t.TempDir(), "--no-ledger", "--listen", l.Addr().String())
+	if code != exitFailure || !strings.Contains(stderr, "--listen") {
+		t.Errorf("port in use: exit %d, stderr %q; want 1 and a --listen hint", code, stderr)
+	}
+}
+
+// TestLedgerUnwritable: a data directory where the ledger cannot be
+// opened (read-only, or as here a directory in the lock file's place, which
+// fails for root too) is a runtime failure (exit 1) whose message suggests
+// --no-ledger; with --no-ledger the proxy starts.
+func TestLedgerUnwritable(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := run(t, "", "ca", "--data-dir", dir); code != 0 {
+		t.Fatalf("ca: %s", stderr)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "ledger.jsonl.lock"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := run(t, "", "run", "--data-dir", dir, "--listen", "127.0.0.1:0")
+	if code != exitFailure || !strings.Contains(stderr, "--no-ledger") {
+		t.Errorf("exit %d, stderr %q; want 1 and a --no-ledger hint", code, stderr)
+	}
+	p := startProxy(t, "--data-dir", dir, "--no-ledger")
+	if code := p.stop(t); code != 0 {
+		t.Errorf("with --no-ledger: exit %d: %s", code, p.stderr.String())
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/oauthproxy/oauthproxy/inspect"
 	"github.com/oauthproxy/oauthproxy/inspect/diagnose"
 	"github.com/oauthproxy/oauthproxy/livelog"
+	"github.com/oauthproxy/oauthproxy/redact"
 )
 
 func init() {
@@ -220,7 +221,10 @@ func inspectFile(e *env, path string, insp *inspect.Inspector, quiet bool, next 
 			progress.done()
 			return "", exitError{exitFailure, fmt.Errorf("%s: %w", path, err)}
 		}
-		chain.Handle(x)
+		if p := flow.HandleSafe(chain, x); p != nil {
+			// A bug in one check costs that entry, not the whole analysis.
+			fmt.Fprintf(e.stderr, "oauthproxy analyze: entry %d skipped by %s\n", x.Seq, redact.Text(p.Error()))
+		}
 		progress.update(counter.n)
 	}
 	progress.done()
@@ -250,7 +254,9 @@ type progress struct {
 
 func newProgress(e *env, st os.FileInfo, quiet bool) *progress {
 	p := &progress{e: e}
-	if st != nil && !quiet && st.Size() > 32<<20 {
+	// "\r" redraws a line on a terminal only: into a file or a CI log it
+	// would pile up as one long line.
+	if st != nil && !quiet && st.Size() > 32<<20 && isTerminal(e.stderr) {
 		p.total = st.Size()
 	}
 	return p

@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -28,6 +29,7 @@ import (
 	"github.com/oauthproxy/oauthproxy/livelog"
 	"github.com/oauthproxy/oauthproxy/otlpexport"
 	"github.com/oauthproxy/oauthproxy/proxy"
+	"github.com/oauthproxy/oauthproxy/redact"
 	"github.com/oauthproxy/oauthproxy/trustenv"
 	"github.com/oauthproxy/oauthproxy/webui"
 )
@@ -126,6 +128,8 @@ type runFlags struct {
 	har           string
 	harScope      string
 	harUnredacted bool
+	harOverwrite  bool
+	harAppend     bool
 	bodyCap       int64
 	allowRemote   bool
 	proxyAuth     string
@@ -173,6 +177,8 @@ func (f *runFlags) register(fs *flag.FlagSet, listen string) {
 	fs.StringVar(&f.har, "har", "", "record exchanges to this HAR 1.2 file (secrets redacted); a journal beside it survives crashes")
 	fs.StringVar(&f.harScope, "har-scope", "all", "what --har records: all or oauth")
 	fs.BoolVar(&f.harUnredacted, "har-unredacted", false, "DANGER: write raw secrets (client secrets, codes, tokens, cookies) into the HAR")
+	fs.BoolVar(&f.harOverwrite, "har-overwrite", false, "replace the --har file if it exists (by default an existing capture is never touched)")
+	fs.BoolVar(&f.harAppend, "har-append", false, "add to the --har file if it exists, keeping its entries")
 	fs.Int64Var(&f.bodyCap, "body-cap", 1<<20, "bytes of each body kept for inspection and capture")
 	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow listening on a non-loopback address (requires --proxy-auth)")
 	fs.StringVar(&f.proxyAuth, "proxy-auth", "", "require Proxy-Authorization Basic USER:PASS from clients (default $OAUTHPROXY_PROXY_AUTH)")
@@ -233,6 +239,17 @@ func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 	if f.harUnredacted && f.har == "" {
 		return usagef("--har-unredacted needs --har FILE")
 	}
+	existing := capture.Refuse
+	switch {
+	case f.harOverwrite && f.harAppend:
+		return usagef("--har-overwrite and --har-append exclude each other")
+	case (f.harOverwrite || f.harAppend) && f.har == "":
+		return usagef("--har-overwrite and --har-append need --har FILE")
+	case f.harOverwrite:
+		existing = capture.Overwrite
+	case f.harAppend:
+		existing = capture.Append
+	}
 	var upProxy *url.URL
 	if f.upstreamProxy != "" {
 		upProxy, err = url.Parse(f.upstreamProxy)
@@ -271,7 +288,9 @@ func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 	if !f.noLedger {
 		l, err := ledger.Open(filepath.Join(dir, "ledger.jsonl"), ledger.Options{})
 		if err != nil {
-			return err
+			// A read-only data directory (a container, a shared config)
+			// need not stop the proxy.
+			return fmt.Errorf("%w; pass --no-ledger to keep the code ledger in memory only (reuse is then not caught across restarts), or make %s writable", err, dir)
 		}
 		defer l.Close()
 		led = l
@@ -303,8 +322,19 @@ func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 	}
 	var har *capture.Writer
 	if f.har != "" {
-		har, err = capture.NewWriter(f.har, capture.WriterOptions{Unredacted: f.harUnredacted, BodyCap: f.bodyCap, Scope: scope, Creator: version})
+		harPath := f.har
+		har, err = capture.NewWriter(harPath, capture.WriterOptions{Unredacted: f.harUnredacted, BodyCap: f.bodyCap, Scope: scope, Creator: version, Existing: existing,
+			OnWriteError: func(err error, failed, recorded int) {
+				// Said at once (a full disk must not be a surprise at
+				// shutdown), then at the 2nd, 4th, 8th... failure.
+				internal.Error().Err(err).Int("not_recorded", failed).Int("recorded", recorded).
+					Msgf("oauthproxy: cannot write to the HAR capture %s: %d exchange(s) not recorded so far", harPath, failed)
+			}})
 		if err != nil {
+			var ee *capture.ExistsError
+			if errors.As(err, &ee) {
+				return usageError{err.Error()} // a flag away from working
+			}
 			return err
 		}
 		chain = append(chain, har)
@@ -326,7 +356,12 @@ func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 
 	// Inspection correlates exchanges, so they reach it one at a time and in
 	// order, from one goroutine: connections never wait on each other.
-	queue := flow.NewQueue(chain, 0)
+	// A panic in a sink costs that exchange (for that sink), is logged, and
+	// the proxy keeps serving.
+	queue := flow.NewQueueOptions(chain, flow.QueueOptions{OnPanic: func(x *flow.Exchange, p *flow.SinkPanic) {
+		internal.Error().Str("exchange", x.ID).Str("sink", p.Sink).Str("panic", redact.Text(fmt.Sprint(p.Value))).
+			Msg("oauthproxy: a sink panicked; the exchange was dropped for it (please report this bug)")
+	}})
 	defer queue.Close()
 	var site http.Handler
 	if ui != nil {
@@ -398,7 +433,11 @@ func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 		queue.Close()
 		closeHAR(e, har)
 		if err != nil {
-			return exitError{exitUsage, err}
+			// Not a usage error: the flags were fine, the listen failed.
+			if errors.Is(err, syscall.EADDRINUSE) {
+				err = fmt.Errorf("%w (another program, or another oauthproxy, listens there: pick a free port with --listen 127.0.0.1:PORT)", err)
+			}
+			return exitError{exitFailure, err}
 		}
 		return nil
 	case addr := <-ready:

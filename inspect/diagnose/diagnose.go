@@ -16,12 +16,12 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/oauthproxy/oauthproxy/content"
 	"github.com/oauthproxy/oauthproxy/flow"
 	"github.com/oauthproxy/oauthproxy/redact"
+	"github.com/oauthproxy/oauthproxy/reqparams"
 )
 
 // Confidence levels.
@@ -52,7 +52,8 @@ func Diagnose(x *flow.Exchange) (d *flow.Diagnosis) {
 	}()
 	labeled := x.OAuth.Label != flow.LabelNone
 	if x.Response == nil || (x.Response.Status == 0 && x.Error != "") {
-		if x.Error != "" && labeled {
+		if x.Error != "" && labeled && !x.ClientAborted() {
+			// (A client that gave up is not the server's failure.)
 			return upstream(x)
 		}
 		return nil
@@ -629,32 +630,18 @@ func dedup(xs []string) []string {
 	return out
 }
 
-// requestParams returns the request's query and form parameters.
+// requestParams returns the request's parameters (query, form, JSON and
+// multipart bodies), read by reqparams like everywhere else in the tree.
 func requestParams(x *flow.Exchange) url.Values {
-	v := url.Values{}
+	raw := ""
 	if x.Request.URL != nil {
-		for k, vs := range x.Request.URL.Query() {
-			v[k] = append(v[k], vs...)
-		}
+		raw = x.Request.URL.RawQuery
 	}
-	ct := strings.ToLower(x.Request.Header.Get("Content-Type"))
 	body := x.Request.Body.Data
 	if len(body) > maxInspect {
 		body = body[:maxInspect]
 	}
-	if strings.Contains(ct, "x-www-form-urlencoded") || (ct == "" && looksLikeAnyForm(body)) {
-		if fv, err := url.ParseQuery(string(body)); err == nil {
-			for k, vs := range fv {
-				v[k] = append(v[k], vs...)
-			}
-		}
-	}
-	return v
-}
-
-func looksLikeAnyForm(b []byte) bool {
-	s := string(b)
-	return len(s) > 0 && !strings.ContainsAny(s, " \n<{") && strings.Contains(s, "=")
+	return reqparams.Request(raw, x.Request.Header.Get("Content-Type"), body).Values()
 }
 
 func hasRequestParam(x *flow.Exchange, name string) bool {
@@ -677,52 +664,16 @@ func scrubAll(x *flow.Exchange, ev []string) []string {
 // first: a secret that is a prefix of another must not leave the other's
 // tail behind.
 func requestSecrets(x *flow.Exchange) []string {
-	var secrets []string
-	for k, vs := range requestParams(x) {
-		if redact.IsSecretParam(k) {
-			for _, v := range vs {
-				if len(v) >= 4 && !redact.IsFingerprint(v) {
-					secrets = append(secrets, v)
-				}
-			}
-		}
-	}
-	for name := range x.Request.Header {
-		if !redact.IsSecretHeader(name) {
-			continue
-		}
-		for _, v := range x.Request.Header.Values(name) {
-			if _, cred, ok := strings.Cut(v, " "); ok && len(cred) >= 4 {
-				secrets = append(secrets, strings.TrimSpace(cred))
-			}
-			if _, sec, ok := redact.Basic(v); ok && len(sec) >= 4 {
-				secrets = append(secrets, sec)
-			}
-			if len(v) >= 4 {
-				secrets = append(secrets, v)
-			}
-			if strings.EqualFold(name, "Cookie") {
-				for _, p := range strings.Split(v, ";") {
-					if _, cv, ok := strings.Cut(p, "="); ok && len(strings.TrimSpace(cv)) >= 4 {
-						secrets = append(secrets, strings.TrimSpace(cv))
-					}
-				}
-			}
-		}
-	}
-	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
-	return secrets
+	// Every secret the request carried, wherever (query, form, JSON body,
+	// headers, cookie values), longest first.
+	return redact.RequestSecrets(&x.Request)
 }
 
 // scrubWith replaces secrets, JWTs and secret name=value pairs in ev.
 func scrubWith(secrets []string, ev []string) []string {
 	out := make([]string, len(ev))
 	for i, s := range ev {
-		for _, sec := range secrets {
-			if strings.Contains(s, sec) {
-				s = strings.ReplaceAll(s, sec, redact.Fingerprint(sec))
-			}
-		}
+		s = redact.Echoes(s, secrets)
 		if mayHoldSecretPair(s) {
 			s = secretPairRE.ReplaceAllStringFunc(s, func(m string) string {
 				p := secretPairRE.FindStringSubmatch(m)

@@ -59,6 +59,7 @@ func TestNoDiagnosis(t *testing.T) {
 		{"no response, unlabeled error", &flow.Exchange{Request: flow.Request{Method: "GET"}, Error: "dial tcp: connection refused"}},
 		{"login page whose script looks like an error", exchange(flow.LabelAuthorize, "https://as.example/authorize", 200, htmlCT, `<html><script>var error = some_function(); if (error) {}</script><form>Sign in</form></html>`)},
 		{"no response, no error", &flow.Exchange{OAuth: flow.OAuth{Label: flow.LabelToken}}},
+		{"client aborted a token request", &flow.Exchange{OAuth: flow.OAuth{Label: flow.LabelToken}, Error: flow.ClientAbortedPrefix + "the client closed the connection before as.example:443 answered"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
