@@ -183,8 +183,14 @@ var errSilent = errors.New("")
 // parseExec parses flags up to the first argument that is not a flag (or
 // "--"): the rest is the command and its arguments, flags included.
 func parseExec(fs *flag.FlagSet, args []string) error {
+	// As in parse: the flag package's own Usage call is silenced, so that
+	// --help prints the help once and a bad flag prints one line.
+	usage := fs.Usage
+	fs.Usage = func() {}
 	err := fs.Parse(args)
+	fs.Usage = usage
 	if errors.Is(err, flag.ErrHelp) {
+		usage()
 		return err
 	}
 	if err != nil {
