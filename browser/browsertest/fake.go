@@ -32,6 +32,12 @@ func RunIfFake() {
 	if mode == "" {
 		return
 	}
+	// Catch the signals before saying we are up: a test cancels as soon as
+	// it reads the arguments line.
+	sig := make(chan os.Signal, 1)
+	if mode == "serve" || mode == "stubborn" {
+		signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	}
 	args := os.Args[1:]
 	profile, port := "", ""
 	for i, a := range args {
@@ -61,8 +67,6 @@ func RunIfFake() {
 		fmt.Fprintln(os.Stderr, "fake browser: boom")
 		os.Exit(3)
 	case "serve", "stubborn":
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
 		if port != "" && profile != "" {
 			if port == "0" {
 				port = "45678" // what a browser picking a free port might report
