@@ -126,6 +126,8 @@ type runFlags struct {
 	headerTimeout time.Duration
 	upTimeout     time.Duration
 	upIdle        time.Duration
+	key           keyFlag
+	keyFrom       string // where the fingerprint key came from, if any
 }
 
 func runProxy(e *env, args []string) error {
@@ -133,6 +135,7 @@ func runProxy(e *env, args []string) error {
 	fs := newFlags(e, c)
 	var f runFlags
 	f.common.register(fs)
+	f.key.register(fs)
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address to listen on; non-loopback needs --allow-remote and --proxy-auth")
 	fs.Var(&f.upstreamCA, "upstream-ca", "extra CA (PEM) to trust for upstream servers, besides the system roots and $SSL_CERT_FILE (repeatable)")
 	fs.StringVar(&f.upstreamProxy, "upstream-proxy", "", "send upstream traffic through this proxy (http://host:port); HTTPS_PROXY from the environment is never used")
@@ -202,6 +205,9 @@ func runProxy(e *env, args []string) error {
 
 	ca, dir, err := f.common.ca(e)
 	if err != nil {
+		return err
+	}
+	if f.keyFrom, err = f.key.apply(e, dir); err != nil {
 		return err
 	}
 	roots, err := certs.LoadPool(f.upstreamCA...)
@@ -350,6 +356,9 @@ func banner(e *env, addr net.Addr, ca *certs.CA, dir string, f runFlags, format 
 	fmt.Fprintf(w, "  CA download and trust help: http://%s/\n", addr)
 	if f.har != "" {
 		fmt.Fprintf(w, "  recording to %s (journal %s.journal)\n", f.har, f.har)
+	}
+	if f.keyFrom != "" {
+		fmt.Fprintf(w, "  fingerprints keyed with %s: compare only with captures made with the same key\n", f.keyFrom)
 	}
 	if f.harUnredacted {
 		fmt.Fprintf(w, "\n  !!! --har-unredacted: %s WILL CONTAIN RAW SECRETS (client secrets, codes, tokens, cookies).\n  !!! Do not attach it to a bug report or share it.\n\n", f.har)

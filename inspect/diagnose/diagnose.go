@@ -545,11 +545,13 @@ var (
 // name=value pairs of secret parameters echoed by the server.
 func scrubAll(x *flow.Exchange, ev []string) []string {
 	var secrets []string
+	fps := map[string]string{} // secret -> its fingerprint as its name calls for
 	for k, vs := range requestParams(x) {
 		if redact.IsSecretParam(k) {
 			for _, v := range vs {
 				if len(v) >= 4 && !redact.IsFingerprint(v) {
 					secrets = append(secrets, v)
+					fps[v] = redact.Param(k, v)
 				}
 			}
 		}
@@ -564,6 +566,7 @@ func scrubAll(x *flow.Exchange, ev []string) []string {
 			}
 			if _, sec, ok := redact.Basic(v); ok && len(sec) >= 4 {
 				secrets = append(secrets, sec)
+				fps[sec] = redact.FingerprintWeak(sec)
 			}
 			if len(v) >= 4 {
 				secrets = append(secrets, v)
@@ -577,7 +580,11 @@ func scrubAll(x *flow.Exchange, ev []string) []string {
 	for i, s := range ev {
 		for _, sec := range secrets {
 			if strings.Contains(s, sec) {
-				s = strings.ReplaceAll(s, sec, redact.Fingerprint(sec))
+				fp, ok := fps[sec]
+				if !ok {
+					fp = redact.Fingerprint(sec)
+				}
+				s = strings.ReplaceAll(s, sec, fp)
 			}
 		}
 		s = secretPairRE.ReplaceAllStringFunc(s, func(m string) string {
