@@ -79,6 +79,10 @@ func (p *caPage) render(method, path, host string) (int, http.Header, []byte) {
 
 // servePage answers a request addressed to the proxy itself.
 func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == VarsPath {
+		s.serveVars(w, r)
+		return
+	}
 	host := r.Host
 	if r.URL.IsAbs() {
 		host = r.URL.Host

@@ -272,6 +272,14 @@ func runProxy(e *env, args []string) error {
 		UpstreamIdleTimeout: f.upIdle,
 		Sink:                queue,
 		Logger:              internal,
+		// The counters page (/debug/vars) shows these next to the proxy's own.
+		Vars: func() map[string]int64 {
+			v := map[string]int64{"queue_depth": int64(queue.Len())}
+			if har != nil {
+				v["har_exchanges_written"] = int64(har.Count())
+			}
+			return v
+		},
 	})
 	if err != nil {
 		return exitError{exitUsage, err}
