@@ -77,8 +77,8 @@ func TestSoak(t *testing.T) {
 
 	var (
 		requests, tokens, failures atomic.Int64
-		errMu              sync.Mutex
-		firstErrs          []string
+		errMu                      sync.Mutex
+		firstErrs                  []string
 	)
 	fail := func(format string, a ...any) {
 		failures.Add(1)
