@@ -487,8 +487,9 @@ func jsonValue(key string, v any) any {
 
 // Exchange returns a deep copy of x with every secret fingerprinted:
 // request and response headers, URL query and fragment, form and JSON bodies,
-// the Location header of redirects, and finding/diagnosis texts (which are
-// fingerprinted by construction already).
+// the Location header of redirects, any request secret the response quotes
+// back, and finding/diagnosis texts (which are fingerprinted by
+// construction already).
 func Exchange(x *flow.Exchange) *flow.Exchange {
 	c := *x
 	c.Request.URL = URL(x.Request.URL)
@@ -504,6 +505,12 @@ func Exchange(x *flow.Exchange) *flow.Exchange {
 		}
 		r.Trailer = Headers(x.Response.Trailer)
 		r.Body = body(x.Response.Header.Get("Content-Type"), x.Response.Body)
+		if secrets := requestSecrets(x); len(secrets) > 0 {
+			// A server quoting a secret back ("client_secret ... is
+			// invalid") must not bring it back raw.
+			r.Body.Data = unecho(r.Body.Data, secrets)
+			unechoHeader(r.Header, secrets)
+		}
 		c.Response = &r
 	}
 	c.Error = Text(x.Error)
