@@ -204,3 +204,34 @@ func TestSame(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkFingerprint: the cost of each scheme; "argon2id uncached" is
+// what one offline guess costs an attacker (and the proxy, once per
+// distinct guessable value).
+func BenchmarkFingerprint(b *testing.B) {
+	b.Run("sha256", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			fastFingerprint(strongToken)
+		}
+	})
+	b.Run("argon2id cached", func(b *testing.B) {
+		Param("password", "hunter2")
+		for i := 0; i < b.N; i++ {
+			Param("password", "hunter2")
+		}
+	})
+	b.Run("argon2id uncached", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			slowCache = newLRU(4096)
+			Param("password", "hunter2")
+		}
+	})
+	b.Run("hmac", func(b *testing.B) {
+		SetKey([]byte("benchmark-key-0123456789"))
+		defer SetKey(nil)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			Param("password", "hunter2")
+		}
+	})
+}
