@@ -206,10 +206,10 @@ func TestRedactedFingerprintsCorrelate(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", where, v, want)
 		}
 	}
-	if got, want := token1.Get("client_secret"), redact.Fingerprint(canaryClientSecret); got != want {
+	if got, want := token1.Get("client_secret"), redact.Param("client_secret", canaryClientSecret); got != want {
 		t.Errorf("client_secret: got %q, want %q", got, want)
 	}
-	if got := xs[3].Request.Header.Get("Authorization"); !strings.HasPrefix(got, "Basic redacted:sha256:") {
+	if got := xs[3].Request.Header.Get("Authorization"); !strings.HasPrefix(got, "Basic "+redact.SlowPrefix) {
 		t.Errorf("Authorization: got %q, want Basic + fingerprint", got)
 	}
 	if got, want := xs[0].Request.Header.Get("Cookie"), "idp="+redact.Fingerprint(canaryCookie)+"; lang="+redact.Fingerprint("en"); got != want {

@@ -359,11 +359,18 @@ func compareParams(c *pairCtx, fs *[]finding) {
 					"The value changes on every run, so only its shape is compared; a different length or character set points at a different library or encoding (RFC 7636 §4.1 allows 43-128 unreserved characters for code_verifier).")
 			}
 		default:
-			if eq, comparable := sameValue(pa.value, pb.value); comparable && !eq {
+			eq, comparable, why := redact.Same(pa.value, pb.value)
+			switch {
+			case comparable && !eq:
 				va, vb := redact.Value(k, pa.value), redact.Value(k, pb.value)
 				c.add(fs, "param-value", "request", k, va, vb, w, cat,
 					fmt.Sprintf("parameter %s differs: A %s, B %s", k, va, vb),
 					paramDetail(lk))
+			case !comparable && why != "":
+				va, vb := redact.Value(k, pa.value), redact.Value(k, pb.value)
+				c.add(fs, "param-incomparable", "request", k, va, vb, 5, flow.CategoryInfo,
+					fmt.Sprintf("parameter %s cannot be compared: %s", k, why),
+					"Record both captures with the same fingerprint key (--fingerprint-key, or the same fingerprint.key file in both data directories), or with none, to compare secrets.")
 			}
 		}
 		// form vs JSON body is reported once, as content-type.
@@ -396,22 +403,6 @@ func paramDetail(name string) string {
 		return "Different scopes or audiences can be refused by policy (permission) on one side only."
 	}
 	return "Values are compared by fingerprint; secret values are shown as fingerprints."
-}
-
-// sameValue compares two values by fingerprint. comparable is false when
-// one side was redacted by a tool whose marker hides the value.
-func sameValue(a, b string) (eq, comparable bool) {
-	if a == b {
-		return true, true
-	}
-	fa, fb := redact.Fingerprint(a), redact.Fingerprint(b)
-	if fa == fb {
-		return true, true
-	}
-	if (redact.IsRedacted(a) && !redact.IsFingerprint(a)) || (redact.IsRedacted(b) && !redact.IsFingerprint(b)) {
-		return false, false
-	}
-	return false, true
 }
 
 // shapeOf describes a per-flow value without revealing it: its length
@@ -542,7 +533,7 @@ func headerValue(name string, vs []string) string {
 				continue
 			}
 			if ok {
-				out = append(out, scheme+" "+redact.Display(strings.TrimSpace(cred)))
+				out = append(out, scheme+" "+redact.Display(redact.FingerprintWeak(strings.TrimSpace(cred))))
 				continue
 			}
 			out = append(out, redact.Display(v))
@@ -838,7 +829,7 @@ var kindOrder = map[string]int{
 	"header-removed": 0, "content-type": 1, "auth-method": 2, "egress-ip": 3, "endpoint-url": 4,
 	"param-missing": 5, "param-value": 6, "header-changed": 7, "header-added": 8, "clock-skew": 9,
 	"param-location": 10, "param-shape": 11, "resolved-ip": 12, "server-cert": 13, "tls": 14,
-	"diagnosis": 15, "unmatched": 16, "status": 17,
+	"diagnosis": 15, "unmatched": 16, "status": 17, "param-incomparable": 18,
 }
 
 // verdictBuilder de-duplicates findings into reasons as they come, so that

@@ -76,7 +76,8 @@ type Reason struct {
 	// Kind is a stable id: egress-ip, resolved-ip, tls, server-cert,
 	// clock-skew, header-removed, header-added, header-changed,
 	// content-type, auth-method, endpoint-url, param-value, param-missing,
-	// param-shape, param-location, status, diagnosis, unmatched.
+	// param-shape, param-location, param-incomparable, status, diagnosis,
+	// unmatched.
 	Kind string `json:"kind"`
 	// Field is the header or parameter name the reason is about, if any.
 	Field string `json:"field,omitempty"`

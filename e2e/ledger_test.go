@@ -60,7 +60,7 @@ func TestCodeReuseAfterRestart(t *testing.T) {
 	// The ledger must know the code, by fingerprint: the 12 hex digits of
 	// redact.Fingerprint (shorter forms print the same digits).
 	fp := redact.Fingerprint(ac.Code)
-	fpHex := strings.TrimPrefix(fp, redact.Prefix)[:12]
+	_, fpHex, _ := strings.Cut(redact.Short(fp), ":") // scheme:12 hex digits
 	files, fpFiles := 0, 0
 	err = filepath.WalkDir(dataDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {

@@ -188,3 +188,10 @@ func (q *Queue) Close() {
 	q.mu.Unlock()
 	<-q.done
 }
+
+// Len returns the number of exchanges waiting to be handed to Next.
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.batch)
+}

@@ -296,7 +296,7 @@ var checkCases = []checkCase{
 		x:     tok(del("client_secret"), basic("app-123", canarySecret))},
 
 	// secret-whitespace
-	{name: "client_secret with trailing newline", id: IDSecretWhitespace, fire: true, msg: "client_secret sha256:", x: tok(set("client_secret", canarySecret+"\n"))},
+	{name: "client_secret with trailing newline", id: IDSecretWhitespace, fire: true, msg: "client_secret argon2id:", x: tok(set("client_secret", canarySecret+"\n"))},
 	{name: "Basic secret from echo without -n", id: IDSecretWhitespace, fire: true, msg: "client_secret (Basic)",
 		x: tok(del("client_secret"), basic("app-123", canarySecret+"\n"))},
 	{name: "client_id with leading space", id: IDSecretWhitespace, fire: true, msg: `client_id " app-123" starts with whitespace`, x: tok(set("client_id", " app-123"))},

@@ -554,7 +554,7 @@ func checkSecretWhitespace(c *ctx, r report) {
 			continue
 		}
 		if w := whitespace(e.v); w != "" {
-			display := short(e.v)
+			display := redact.Short(redact.FingerprintWeak(e.v)) // a client secret: guessable
 			if strings.HasPrefix(e.what, "client_id") || e.what == cc.idName {
 				display = fmt.Sprintf("%q", e.v)
 			}

@@ -154,6 +154,7 @@ func (in *Inspector) token(c *ctx) {
 	} else if x.Error != "" {
 		result = "no response (upstream error)"
 	}
+	result = safeResult(result, x, c)
 	if c.codeFP != "" {
 		in.ledger.Record(Use{Kind: KindCode, Fingerprint: c.codeFP, Time: x.Start, Flow: x.ID, Issuer: x.OAuth.Issuer, Status: status, Result: result})
 	}
@@ -174,4 +175,26 @@ func answer(u Use) string {
 		return u.Result
 	}
 	return strconv.Itoa(u.Status) + " " + u.Result
+}
+
+// safeResult keeps a recorded answer only if it looks like an OAuth error
+// code and holds none of the request's secrets: it is quoted in later
+// findings and written to the ledger file, and a server may echo anything
+// in its "error" member.
+func safeResult(result string, x *flow.Exchange, c *ctx) string {
+	if len(result) > 64 || strings.IndexFunc(result, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.' || r == ' ' || r == '(' || r == ')')
+	}) >= 0 {
+		return "(an answer that is not an OAuth error code)"
+	}
+	secrets := []string{c.code, c.all.value("refresh_token"), c.cred.secret, c.cred.basicSecret}
+	if _, cred, ok := strings.Cut(x.Request.Header.Get("Authorization"), " "); ok {
+		secrets = append(secrets, strings.TrimSpace(cred))
+	}
+	for _, sec := range secrets {
+		if len(sec) >= 4 && strings.Contains(result, sec) {
+			return "(an answer that echoes a secret of the request)"
+		}
+	}
+	return result
 }

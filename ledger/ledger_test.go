@@ -2,6 +2,8 @@ package ledger
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -42,6 +44,14 @@ func open(t *testing.T, path string, c *clock, opts ...func(*Options)) *Ledger {
 	}
 	t.Cleanup(func() { l.Close() })
 	return l
+}
+
+// code returns a code like a real one (random-looking, 40+ characters, so
+// fingerprinted with the fast hash as real codes are) named by format.
+func code(format string, a ...any) string {
+	name := fmt.Sprintf(format, a...)
+	sum := sha256.Sum256([]byte(name))
+	return name + "-" + hex.EncodeToString(sum[:20])
 }
 
 func use(code string, at time.Time, flowID string) inspect.Use {
@@ -248,7 +258,7 @@ func TestConcurrentAppends(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := range n {
-				l.Record(use(fmt.Sprintf("CANARY-%d-%d", i, j), t0, fmt.Sprintf("f%d-%d", i, j)))
+				l.Record(use(code("CANARY-%d-%d", i, j), t0, fmt.Sprintf("f%d-%d", i, j)))
 			}
 		}()
 	}
@@ -267,7 +277,7 @@ func TestCompaction(t *testing.T) {
 	c := &clock{now: t0}
 	l := open(t, path, c, func(o *Options) { o.MaxEntries = 10 })
 	for i := range 25 {
-		l.Record(use(fmt.Sprintf("CANARY-c-%d", i), t0.Add(time.Duration(i)*time.Second), fmt.Sprintf("f%d", i)))
+		l.Record(use(code("CANARY-c-%d", i), t0.Add(time.Duration(i)*time.Second), fmt.Sprintf("f%d", i)))
 	}
 	if err := l.Err(); err != nil {
 		t.Fatalf("Err: %v", err)
@@ -277,10 +287,10 @@ func TestCompaction(t *testing.T) {
 		t.Errorf("lines after compaction: got %d, want at most 20", lines)
 	}
 	// The newest entries survive, the oldest are gone.
-	if _, ok := l.Lookup(inspect.KindCode, redact.Fingerprint("CANARY-c-24")); !ok {
+	if _, ok := l.Lookup(inspect.KindCode, redact.Fingerprint(code("CANARY-c-%d", 24))); !ok {
 		t.Errorf("newest entry: got not found, want found")
 	}
-	if _, ok := l.Lookup(inspect.KindCode, redact.Fingerprint("CANARY-c-0")); ok {
+	if _, ok := l.Lookup(inspect.KindCode, redact.Fingerprint(code("CANARY-c-%d", 0))); ok {
 		t.Errorf("oldest entry: got found, want compacted away")
 	}
 	// Another instance opened before the compaction keeps working.
@@ -298,14 +308,14 @@ func TestCompactionSeenByOtherInstance(t *testing.T) {
 	a := open(t, path, c, small)
 	b := open(t, path, c, small)
 	for i := range 12 {
-		a.Record(use(fmt.Sprintf("CANARY-a-%d", i), t0.Add(time.Duration(i)*time.Second), fmt.Sprintf("a%d", i)))
+		a.Record(use(code("CANARY-a-%d", i), t0.Add(time.Duration(i)*time.Second), fmt.Sprintf("a%d", i)))
 	}
 	// a compacted (renamed a new file over the old); b must follow the new file.
 	b.Record(use("CANARY-b", t0.Add(time.Minute), "b1"))
 	if _, ok := a.Lookup(inspect.KindCode, redact.Fingerprint("CANARY-b")); !ok {
 		t.Errorf("A after B appended to the compacted file: got not found, want found")
 	}
-	if _, ok := b.Lookup(inspect.KindCode, redact.Fingerprint("CANARY-a-11")); !ok {
+	if _, ok := b.Lookup(inspect.KindCode, redact.Fingerprint(code("CANARY-a-%d", 11))); !ok {
 		t.Errorf("B reading A's compacted file: got not found, want found")
 	}
 }
@@ -369,7 +379,7 @@ func TestTwoProcessesCompacting(t *testing.T) {
 			defer wg.Done()
 			defer l.Close()
 			for i := 0; i < each; i++ {
-				l.Record(inspect.Use{Kind: inspect.KindCode, Fingerprint: redact.Fingerprint(fmt.Sprintf("code-%d-%d", p, i)),
+				l.Record(inspect.Use{Kind: inspect.KindCode, Fingerprint: redact.Fingerprint(code("code-%d-%d", p, i)),
 					Time: time.Now(), Flow: fmt.Sprintf("flow-%d-%d", p, i), Status: 200, Result: "ok"})
 			}
 		}()
@@ -383,7 +393,7 @@ func TestTwoProcessesCompacting(t *testing.T) {
 	missing := 0
 	for p := 0; p < 2; p++ {
 		for i := 0; i < each; i++ {
-			if _, ok := l.Lookup(inspect.KindCode, redact.Fingerprint(fmt.Sprintf("code-%d-%d", p, i))); !ok {
+			if _, ok := l.Lookup(inspect.KindCode, redact.Fingerprint(code("code-%d-%d", p, i))); !ok {
 				missing++
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -375,7 +376,7 @@ func hostPath(u *url.URL) string {
 	r := redact.URL(u)
 	s := r.Host + r.EscapedPath()
 	if r.RawQuery != "" {
-		q := fingerprintUnescaper.Replace(r.RawQuery)
+		q := unescapeFingerprints(r.RawQuery)
 		if len(q) > 120 {
 			q = q[:117] + "..."
 		}
@@ -385,7 +386,18 @@ func hostPath(u *url.URL) string {
 }
 
 // fingerprintUnescaper makes fingerprints in a query readable on the console.
-var fingerprintUnescaper = strings.NewReplacer("redacted%3Asha256%3A", "redacted:sha256:", "redacted%3As256%3A", "redacted:s256:", "%3Alen%3D", ":len=")
+var fingerprintUnescaper = strings.NewReplacer("redacted%3Asha256%3A", "redacted:sha256:", "redacted%3Aargon2id%3A", "redacted:argon2id:", "redacted%3As256%3A", "redacted:s256:", "%3Alen%3D", ":len=")
+
+// keyedEscapedRE finds the escaped scheme of a keyed fingerprint.
+var keyedEscapedRE = regexp.MustCompile(`redacted%3Ahmac-([0-9a-f]{8})%3A`)
+
+// unescapeFingerprints makes the fingerprints in a raw query readable.
+func unescapeFingerprints(q string) string {
+	if strings.Contains(q, "redacted%3Ahmac-") {
+		q = keyedEscapedRE.ReplaceAllString(q, "redacted:hmac-$1:")
+	}
+	return fingerprintUnescaper.Replace(q)
+}
 
 func duration(d time.Duration) string {
 	switch {

@@ -200,9 +200,9 @@ func TestLine(t *testing.T) {
 		x    *flow.Exchange
 		want string
 	}{
-		{"callback with a code", xs[0], "GET app.example/cb?code=redacted:sha256:"},
+		{"callback with a code", xs[0], "GET app.example/cb?code=redacted:"},
 		{"failed token exchange", xs[1], "POST idp.example/oauth2/token 400 38ms 92B token authorization_code"},
-		{"upstream error", xs[2], "POST down.example/token?client_secret=redacted:sha256:"},
+		{"upstream error", xs[2], "POST down.example/token?client_secret=redacted:"},
 		{"ordinary API", xs[4], "GET api.example/items 404 900µs 30MiB"},
 	}
 	for _, tt := range tests {

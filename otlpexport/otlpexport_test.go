@@ -102,7 +102,7 @@ type want struct {
 func wants() []want {
 	return []want{
 		{"INFO", map[string]any{
-			"http.request.method": "GET", "url.full": "https://app.example:8443/cb?code=redacted%3Asha256%3A",
+			"http.request.method": "GET", "url.full": "https://app.example:8443/cb?code=redacted%3A",
 			"server.address": "app.example", "server.port": int64(8443), "http.response.status_code": int64(302),
 			"oauth.label": "callback", "oauth.login": "login-1", "oauth.login_link": "certain",
 			"oauth.exchange_id": "11111111-0000-4000-8000-000000000001",
@@ -115,7 +115,7 @@ func wants() []want {
 			"oauth.diagnosis.category": "permission", "oauth.diagnosis.cause": "unauthorized-client", "oauth.diagnosis.confidence": "high",
 		}, []string{"error.type"}},
 		{"ERROR", map[string]any{
-			"http.request.method": "POST", "url.full": "https://down.example/token?client_secret=redacted%3Asha256%3A",
+			"http.request.method": "POST", "url.full": "https://down.example/token?client_secret=redacted%3A",
 			"server.address": "down.example", "server.port": int64(443), "error.type": "connection_refused", "oauth.label": "token",
 		}, []string{"http.response.status_code", "oauth.login"}},
 		{"INFO", map[string]any{

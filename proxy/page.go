@@ -89,6 +89,10 @@ func (p *caPage) render(method, path, host string) (int, http.Header, []byte) {
 // servePage answers a request addressed to the proxy itself: Options.Site
 // when set (but for the CA paths), else the CA page.
 func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == VarsPath {
+		s.serveVars(w, r)
+		return
+	}
 	if s.opts.Site != nil && !caPaths[r.URL.Path] {
 		s.opts.Site.ServeHTTP(w, r)
 		return

@@ -59,6 +59,9 @@ const (
 type Options struct {
 	// Listen is the address to listen on; DefaultListen when empty.
 	Listen string
+	// Vars, when set, adds counters of the parts around the proxy (queue
+	// depth, HAR exchanges written...) to the /debug/vars page.
+	Vars func() map[string]int64
 	// CA signs the leaf certificates of intercepted hosts.
 	CA *certs.CA
 	// Minter mints the leaves; nil means certs.NewMinter(CA, 0).
@@ -142,14 +145,16 @@ type Server struct {
 	upProxyAuth string // Proxy-Authorization value for UpstreamProxy, "" if none
 	page        *caPage
 
-	self      atomic.Pointer[selfAddrs]
-	addr      atomic.Pointer[net.Addr]
-	shutting  atomic.Bool
-	inflight  atomic.Int64 // recorded exchanges not yet handed to the sink
-	tunnels   atomic.Int64 // passthrough tunnels not yet handed to the sink
-	seq       atomic.Int64
-	connSeq   atomic.Uint64
-	serveOnce sync.Once
+	self     atomic.Pointer[selfAddrs]
+	addr     atomic.Pointer[net.Addr]
+	shutting atomic.Bool
+	inflight atomic.Int64 // recorded exchanges not yet handed to the sink
+	tunnels  atomic.Int64 // passthrough tunnels not yet handed to the sink
+	seq      atomic.Int64
+	connSeq  atomic.Uint64
+
+	upstreamConns atomic.Int64 // open upstream connections (for /debug/vars)
+	serveOnce     sync.Once
 
 	mu    sync.Mutex
 	conns map[*clientConn]struct{}

@@ -239,7 +239,10 @@ func (s *Server) dial(ctx context.Context, network, addr string) (net.Conn, erro
 	if err != nil {
 		return nil, err
 	}
-	return newUpConn(c), nil
+	u := newUpConn(c)
+	u.open = &s.upstreamConns
+	s.upstreamConns.Add(1)
+	return u, nil
 }
 
 // upConn is an upstream connection whose addresses are formatted once,
@@ -247,6 +250,16 @@ func (s *Server) dial(ctx context.Context, network, addr string) (net.Conn, erro
 type upConn struct {
 	net.Conn
 	remote, local *strAddr
+	open          *atomic.Int64 // the Server's count of open upstream connections, or nil
+	closed        atomic.Bool
+}
+
+// Close closes the connection and counts it closed once.
+func (u *upConn) Close() error {
+	if u.open != nil && u.closed.CompareAndSwap(false, true) {
+		u.open.Add(-1)
+	}
+	return u.Conn.Close()
 }
 
 func newUpConn(c net.Conn) *upConn {

@@ -3,6 +3,7 @@ package redact
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -15,6 +16,12 @@ import (
 // shorter one would match ordinary words.
 const minEcho = 4
 
+// Secret is one secret value a request carried and the fingerprint that
+// replaces it wherever it is echoed: the fingerprint its parameter or
+// header calls for (Param, FingerprintWeak for Basic credentials), so an
+// echo reads the same as the request's own redacted value.
+type Secret struct{ Raw, FP string }
+
 // RequestSecrets returns the raw secret values a request carries, longest
 // first: secret parameters of its query and body (form, JSON, multipart,
 // read by package reqparams, so every part of the tree agrees), the
@@ -22,12 +29,12 @@ const minEcho = 4
 // scheme, a Basic password) and cookie values. Values that are already
 // redacted are left out. Servers echo these in error texts; Echoes
 // replaces them there.
-func RequestSecrets(r *flow.Request) []string {
-	var out []string
-	add := func(v string) {
+func RequestSecrets(r *flow.Request) []Secret {
+	var out []Secret
+	add := func(v, fp string) {
 		v = strings.TrimSpace(v)
 		if len(v) >= minEcho && !IsRedacted(v) {
-			out = append(out, v)
+			out = append(out, Secret{v, fp})
 		}
 	}
 	raw := ""
@@ -36,7 +43,15 @@ func RequestSecrets(r *flow.Request) []string {
 	}
 	for _, p := range reqparams.Request(raw, r.Header.Get("Content-Type"), r.Body.Data) {
 		if IsSecretParam(p.Name) {
-			add(p.Value)
+			add(p.Value, Param(p.Name, p.Value))
+		}
+	}
+	if d := bytes.TrimSpace(r.Body.Data); len(d) > 0 && (d[0] == '{' || d[0] == '[') {
+		// Secrets nested below the top level ({"client":{"client_secret":
+		// ...}}), which request parameters do not list, are echoed too.
+		var v any
+		if json.Unmarshal(d, &v) == nil {
+			nestedSecrets("", v, 0, add)
 		}
 	}
 	for name, vs := range r.Header {
@@ -44,73 +59,111 @@ func RequestSecrets(r *flow.Request) []string {
 			continue
 		}
 		for _, v := range vs {
-			add(v)
+			add(v, Fingerprint(strings.TrimSpace(v)))
 			if strings.EqualFold(name, "Cookie") {
 				for _, c := range strings.Split(v, ";") {
 					if _, cv, ok := strings.Cut(c, "="); ok {
-						add(cv)
+						add(cv, Fingerprint(strings.TrimSpace(cv)))
 					}
 				}
 				continue
 			}
-			if _, cred, ok := strings.Cut(v, " "); ok {
-				add(cred) // the credential after an auth scheme
+			if scheme, cred, ok := strings.Cut(strings.TrimSpace(v), " "); ok {
+				cred = strings.TrimSpace(cred)
+				if strings.EqualFold(scheme, "basic") {
+					add(cred, FingerprintWeak(cred))
+				} else {
+					add(cred, Fingerprint(cred)) // the credential after an auth scheme
+				}
 			}
 			if _, sec, ok := Basic(v); ok {
-				add(sec)
+				add(sec, FingerprintWeak(sec))
 			}
 		}
 	}
 	// Longest first: a secret that is a prefix of another must not leave
 	// the other's tail behind.
-	sort.SliceStable(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	sort.SliceStable(out, func(i, j int) bool { return len(out[i].Raw) > len(out[j].Raw) })
 	return dedupe(out)
 }
 
-func dedupe(xs []string) []string {
+// nestedSecrets calls add for every string under a secret member name in v,
+// at any depth (depth 0 is the top level).
+func nestedSecrets(key string, v any, depth int, add func(v, fp string)) {
+	if depth > 32 {
+		return
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			nestedSecrets(k, e, depth+1, add)
+		}
+	case []any:
+		for _, e := range t {
+			nestedSecrets(key, e, depth+1, add)
+		}
+	case string:
+		if IsSecretParam(key) {
+			add(t, Param(key, t))
+		}
+	}
+}
+
+// Raw returns the raw values of secrets, in order.
+func Raw(secrets []Secret) []string {
+	out := make([]string, len(secrets))
+	for i, s := range secrets {
+		out[i] = s.Raw
+	}
+	return out
+}
+
+func dedupe(xs []Secret) []Secret {
 	if len(xs) < 2 {
 		return xs
 	}
-	out := xs[:1]
-	for _, s := range xs[1:] {
-		if s != out[len(out)-1] && !contains(out, s) {
+	seen := make(map[string]bool, len(xs))
+	out := xs[:0]
+	for _, s := range xs {
+		if !seen[s.Raw] {
+			seen[s.Raw] = true
 			out = append(out, s)
 		}
 	}
 	return out
 }
 
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // Echoes replaces every occurrence in s of one of secrets (as
 // RequestSecrets returns them, longest first) by its fingerprint, raw or
 // form-encoded.
-func Echoes(s string, secrets []string) string {
+func Echoes(s string, secrets []Secret) string {
 	for _, sec := range secrets {
-		if strings.Contains(s, sec) {
-			s = strings.ReplaceAll(s, sec, Fingerprint(sec))
+		if strings.Contains(s, sec.Raw) {
+			s = strings.ReplaceAll(s, sec.Raw, sec.FP)
 		}
-		if q := url.QueryEscape(sec); q != sec && strings.Contains(s, q) {
-			s = strings.ReplaceAll(s, q, url.QueryEscape(Fingerprint(sec)))
+		if q := url.QueryEscape(sec.Raw); q != sec.Raw && strings.Contains(s, q) {
+			s = strings.ReplaceAll(s, q, url.QueryEscape(sec.FP))
 		}
 	}
 	return s
 }
 
+// headerEchoes replaces request secrets in every value of h (in place).
+func headerEchoes(h http.Header, secrets []Secret) {
+	for _, vs := range h {
+		for i, v := range vs {
+			vs[i] = Echoes(v, secrets)
+		}
+	}
+}
+
 // echoedIn reports whether any of secrets occurs in data, raw or form-encoded.
-func echoedIn(data []byte, secrets []string) bool {
+func echoedIn(data []byte, secrets []Secret) bool {
 	for _, sec := range secrets {
-		if bytes.Contains(data, []byte(sec)) {
+		if bytes.Contains(data, []byte(sec.Raw)) {
 			return true
 		}
-		if q := url.QueryEscape(sec); q != sec && bytes.Contains(data, []byte(q)) {
+		if q := url.QueryEscape(sec.Raw); q != sec.Raw && bytes.Contains(data, []byte(q)) {
 			return true
 		}
 	}
@@ -121,7 +174,7 @@ func echoedIn(data []byte, secrets []string) bool {
 // body is rewritten member by member, so it stays valid JSON; anything
 // else as text. Secrets escaped in a way neither form catches (JSON \u
 // escapes in a body that does not parse) are not found.
-func bodyEchoes(data []byte, secrets []string) []byte {
+func bodyEchoes(data []byte, secrets []Secret) []byte {
 	if len(secrets) == 0 || len(data) == 0 || !echoedIn(data, secrets) {
 		return data
 	}
@@ -142,7 +195,7 @@ func bodyEchoes(data []byte, secrets []string) []byte {
 	return []byte(Echoes(string(data), secrets))
 }
 
-func echoValue(v any, secrets []string) any {
+func echoValue(v any, secrets []Secret) any {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, e := range t {

@@ -1,16 +1,19 @@
 // Package redact replaces secrets (client secrets, codes, verifiers, tokens,
 // assertions, passwords, credentials in headers) by stable fingerprints of
-// the form "redacted:sha256:1a2b3c4d5e6f:len=43". The same value gives the
-// same fingerprint on every machine, so reuse detection and comparisons keep
-// working on redacted logs and captures; fingerprinting a fingerprint returns
-// it unchanged.
+// the form "redacted:sha256:1a2b3c4d5e6f:len=43" (a fast hash for
+// high-entropy values), "redacted:argon2id:...:len=N" (a memory-hard hash
+// for guessable ones: passwords, client secrets, Basic credentials, short
+// values) or "redacted:hmac-<key id>:...:len=N" (when a shared fingerprint
+// key is set). The same value gives the same fingerprint on every machine
+// with the same key, so reuse detection and comparisons keep working on
+// redacted logs and captures; fingerprinting a fingerprint returns it
+// unchanged.
 package redact
 
 import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -22,37 +25,8 @@ import (
 	"github.com/oauthproxy/oauthproxy/flow"
 )
 
-// Prefix starts every fingerprint.
-const Prefix = "redacted:sha256:"
-
 // VerifierPrefix starts the redacted form of a PKCE code_verifier.
 const VerifierPrefix = "redacted:s256:"
-
-// Fingerprint returns the stable fingerprint of v. An empty value stays
-// empty, and a value that already is a fingerprint is returned as is.
-func Fingerprint(v string) string {
-	if v == "" || IsFingerprint(v) {
-		return v
-	}
-	sum := sha256.Sum256([]byte(v))
-	return Prefix + hex.EncodeToString(sum[:6]) + ":len=" + strconv.Itoa(len(v))
-}
-
-// IsFingerprint reports whether v is a fingerprint made by Fingerprint or
-// by Param (the PKCE verifier form).
-func IsFingerprint(v string) bool {
-	if strings.HasPrefix(v, VerifierPrefix) {
-		_, _, _, ok := RedactedVerifier(v)
-		return ok
-	}
-	// Prefix, 12 lower-case hex digits, ":len=", a decimal length.
-	rest, ok := strings.CutPrefix(v, Prefix)
-	if !ok || len(rest) < 12 || !allBytes(rest[:12], isLowerHex) {
-		return false
-	}
-	tail, ok := lenSuffix(rest[12:])
-	return ok && tail == ""
-}
 
 // lenSuffix parses ":len=N" (N one or more decimal digits) at the start of
 // s and returns what follows it.
@@ -104,7 +78,25 @@ func Param(name, v string) string {
 		}
 		return out
 	}
+	if weakParams[strings.ToLower(name)] {
+		return FingerprintWeak(v)
+	}
 	return Fingerprint(v)
+}
+
+// weakParams name parameters whose values are chosen by people or short
+// enough to guess whatever they look like: always fingerprinted with the
+// memory-hard scheme.
+var weakParams = map[string]bool{
+	"password":           true,
+	"client_secret":      true,
+	"secret":             true,
+	"appsecret":          true,
+	"app_secret":         true,
+	"secret_key":         true,
+	"api_key":            true,
+	"apikey":             true,
+	"oauth_token_secret": true,
 }
 
 // RedactedVerifier parses the redacted form of a code_verifier made by
@@ -262,6 +254,10 @@ func Header(name, value string) string {
 	switch http.CanonicalHeaderKey(name) {
 	case "Authorization", "Proxy-Authorization":
 		if scheme, cred, ok := strings.Cut(value, " "); ok && !strings.Contains(scheme, "=") {
+			if strings.EqualFold(scheme, "basic") {
+				// id:secret, the id public: as guessable as the secret.
+				return scheme + " " + FingerprintWeak(strings.TrimSpace(cred))
+			}
 			return scheme + " " + Fingerprint(strings.TrimSpace(cred))
 		}
 		return Fingerprint(value)
@@ -438,7 +434,7 @@ func jsonMember(m []byte) []byte {
 		return m
 	}
 	out := append([]byte(nil), m[:sm[4]]...)
-	out = append(out, Fingerprint(value)...)
+	out = append(out, Param(name, value)...)
 	return append(out, m[sm[5]:]...)
 }
 
@@ -513,7 +509,10 @@ func Exchange(x *flow.Exchange) *flow.Exchange {
 		}
 		r.Trailer = Headers(x.Response.Trailer)
 		r.Body = body(x.Response.Header.Get("Content-Type"), x.Response.Body)
+		// A server quoting a secret back ("client_secret ... is invalid")
+		// must not bring it back raw, in its body or its headers.
 		r.Body.Data = bodyEchoes(r.Body.Data, secrets)
+		headerEchoes(r.Header, secrets)
 		c.Response = &r
 	}
 	c.Error = Echoes(Text(x.Error), secrets)
@@ -589,18 +588,6 @@ func Basic(v string) (id, secret string, ok bool) {
 	}
 	id, secret, ok = strings.Cut(string(raw), ":")
 	return id, secret, ok
-}
-
-// Short returns the first 12 hex digits of a fingerprint for display
-// ("sha256:1a2b3c4d5e6f"), or the value unchanged if it is not a fingerprint.
-func Short(fp string) string {
-	if s256, _, _, ok := RedactedVerifier(fp); ok {
-		return "s256:" + s256[:12]
-	}
-	if !IsFingerprint(fp) {
-		return fp
-	}
-	return "sha256:" + fp[len(Prefix):len(Prefix)+12] // IsFingerprint: 12 hex digits follow
 }
 
 // textParamRE finds name=value pairs in free text (error messages, URLs
@@ -705,6 +692,9 @@ func textCredential(m string) string {
 	if strings.HasPrefix(cred, "redacted:") || strings.HasPrefix(strings.ToLower(cred), "realm") || isLowerWord(cred) {
 		return m // "Basic credentials", "Bearer challenge": prose, not a credential
 	}
+	if strings.EqualFold(scheme, "basic") {
+		return scheme + " " + FingerprintWeak(cred) // as Header does
+	}
 	return scheme + " " + Fingerprint(cred)
 }
 
@@ -714,7 +704,10 @@ func textCredential(m string) string {
 // (members of nested JSON, JWTs, name=value pairs, Bearer credentials)
 // were fingerprinted.
 func Value(name, v string) string {
-	if IsSecretParam(name) || IsRedacted(v) {
+	if IsSecretParam(name) {
+		return Display(Param(name, v))
+	}
+	if IsRedacted(v) {
 		return Display(v)
 	}
 	if t := strings.TrimSpace(v); t != "" && (t[0] == '{' || t[0] == '[') {

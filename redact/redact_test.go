@@ -7,12 +7,16 @@ import (
 	"testing"
 
 	"github.com/oauthproxy/oauthproxy/flow"
+	"github.com/oauthproxy/oauthproxy/internal/fuzzmode"
 )
 
 const (
 	canarySecret = "CANARY-client-secret-7f3a"
 	canaryCode   = "CANARY-code-91b2"
-	canaryToken  = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJDQU5BUlkifQ.c2lnbmF0dXJl"
+	// strongToken is a 32-byte random value in base64url, like a code or
+	// an access token: fingerprinted with the fast hash.
+	strongToken = "dBjftJeZ4CVP-mJ92K27uhbUJU1p1r_wW1gFWFOEjXk"
+	canaryToken = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJDQU5BUlkifQ.c2lnbmF0dXJl"
 )
 
 func TestFingerprint(t *testing.T) {
@@ -21,8 +25,12 @@ func TestFingerprint(t *testing.T) {
 		want     string
 	}{
 		{"empty stays empty", "", ""},
-		{"known value", "abc", "redacted:sha256:ba7816bf8f01:len=3"},
+		{"known strong value: fast hash", strongToken, "redacted:sha256:9e01791ac5dc:len=43"},
+		{"known weak value: memory-hard hash", "abc", "redacted:argon2id:d278a5b74cee:len=3"},
 		{"fingerprint is idempotent", "redacted:sha256:ba7816bf8f01:len=3", "redacted:sha256:ba7816bf8f01:len=3"},
+		{"slow fingerprint is idempotent", "redacted:argon2id:d278a5b74cee:len=3", "redacted:argon2id:d278a5b74cee:len=3"},
+		{"keyed fingerprint is idempotent", "redacted:hmac-0a1b2c3d:d278a5b74cee:len=3", "redacted:hmac-0a1b2c3d:d278a5b74cee:len=3"},
+		{"unknown scheme is hashed", "redacted:md5:ba7816bf8f01:len=3", Fingerprint("redacted:md5:ba7816bf8f01:len=3")},
 		{"lookalike is hashed", "redacted:sha256:zz:len=3", Fingerprint("redacted:sha256:zz:len=3")},
 	}
 	for _, tt := range tests {
@@ -55,7 +63,7 @@ func TestHeader(t *testing.T) {
 		name, header, value string
 		keep, drop          string
 	}{
-		{"basic keeps scheme", "Authorization", "Basic " + canarySecret, "Basic redacted:sha256:", canarySecret},
+		{"basic keeps scheme", "Authorization", "Basic " + canarySecret, "Basic redacted:argon2id:", canarySecret},
 		{"bearer", "authorization", "Bearer " + canaryToken, "Bearer redacted:", canaryToken},
 		{"cookie keeps names", "Cookie", "sid=" + canarySecret + "; theme=dark", "sid=redacted:", canarySecret},
 		{"set-cookie keeps attributes", "Set-Cookie", "sid=" + canarySecret + "; Path=/; HttpOnly", "; Path=/; HttpOnly", canarySecret},
@@ -175,6 +183,7 @@ func TestBasic(t *testing.T) {
 func FuzzText(f *testing.F) {
 	f.Add("code=abc&client_secret=def Bearer abcdefghijkl")
 	f.Add("")
+	fuzzmode.EnableIfFuzzing() // argon2id would dominate the run
 	f.Fuzz(func(t *testing.T, s string) {
 		_ = Text(s)
 		_ = Body("application/json", []byte(s))
@@ -212,8 +221,9 @@ func TestParamVerifier(t *testing.T) {
 
 func TestDisplay(t *testing.T) {
 	tests := []struct{ in, want string }{
-		{"abc", "sha256:ba7816bf8f01 len=3"},
-		{Fingerprint("abc"), "sha256:ba7816bf8f01 len=3"},
+		{"abc", "argon2id:d278a5b74cee len=3"},
+		{Fingerprint("abc"), "argon2id:d278a5b74cee len=3"},
+		{strongToken, "sha256:9e01791ac5dc len=43"},
 		{"", `""`},
 		{"[REDACTED]", "(redacted)"},
 		{Param("code_verifier", "dBjftJeZ4CVP-mJ92K27uhbUJU1p1r_wW1gFWFOEjXk"), "s256:ngF5GsXcbwlj len=43"},
@@ -300,7 +310,9 @@ func TestShort(t *testing.T) {
 	v := Param("code_verifier", strings.Repeat("v", 50))
 	s256, _, _, _ := RedactedVerifier(v)
 	tests := []struct{ in, want string }{
-		{Fingerprint("abc"), "sha256:ba7816bf8f01"},
+		{Fingerprint("abc"), "argon2id:d278a5b74cee"},
+		{Fingerprint(strongToken), "sha256:9e01791ac5dc"},
+		{"redacted:hmac-0a1b2c3d:d278a5b74cee:len=3", "hmac-0a1b2c3d:d278a5b74cee"},
 		{v, "s256:" + s256[:12]},
 		{"not a fingerprint", "not a fingerprint"},
 		{"redacted:sha256:ba7816bf8f01:len=", "redacted:sha256:ba7816bf8f01:len="},
@@ -327,7 +339,7 @@ func TestBodyCutJSON(t *testing.T) {
 			if strings.Contains(got, canarySecret) || strings.Contains(got, canarySecret[:10]) {
 				t.Errorf("Body(%q) = %q keeps a secret", tt.in, got)
 			}
-			if !strings.Contains(got, "redacted:sha256:") {
+			if !strings.Contains(got, SlowPrefix) && !strings.Contains(got, Prefix) {
 				t.Errorf("Body(%q) = %q, want fingerprints", tt.in, got)
 			}
 		})

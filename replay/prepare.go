@@ -207,7 +207,11 @@ func rotated(x *flow.Exchange, sent string) bool {
 		return false
 	}
 	got := bodyMembers(x.Response.Header.Get("Content-Type"), x.Response.Body.Data)["refresh_token"]
-	return got != "" && redact.Fingerprint(got) != redact.Fingerprint(sent)
+	if got == "" {
+		return false
+	}
+	same, _, _ := redact.Same(got, sent)
+	return !same
 }
 
 // redactedHeader reports whether a header value hides a redacted secret.
@@ -225,7 +229,7 @@ func redactedHeader(name, v string) bool {
 			}
 		}
 	}
-	return redact.IsRedacted(v) || strings.Contains(v, redact.Prefix)
+	return redact.IsRedacted(v) || strings.Contains(v, redact.Marker)
 }
 
 // Prepare builds the request that would replay x: single-use credentials
@@ -322,7 +326,7 @@ func Prepare(x *flow.Exchange, opts Options) (*http.Request, error) {
 			}
 		}
 	}
-	if len(redacted) == 0 && bytes.Contains(p.body, []byte(redact.Prefix)) {
+	if len(redacted) == 0 && bytes.Contains(p.body, []byte(redact.Marker)) {
 		redacted = append(redacted, "body")
 	}
 	if u := x.Request.URL.User; u != nil {

@@ -61,8 +61,13 @@ Examples:
 
 func runDiff(e *env, args []string) error {
 	fs := newFlags(e, lookup("diff"))
+	var key keyFlag
+	key.register(fs)
 	format := fs.String("format", "text", "output: text or json")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if _, err := key.apply(e, ""); err != nil {
 		return err
 	}
 	if fs.NArg() != 2 {
@@ -127,6 +132,8 @@ func (l *intList) Set(v string) error {
 
 func runReplay(e *env, args []string) error {
 	fs := newFlags(e, lookup("replay"))
+	var key keyFlag
+	key.register(fs)
 	only := fs.String("only", "", "replay only exchanges with this OAuth label (token, userinfo, introspect, ...)")
 	var entries intList
 	fs.Var(&entries, "entry", "replay the HAR entry with this index (repeatable)")
@@ -140,6 +147,9 @@ func runReplay(e *env, args []string) error {
 	fs.Var(&upstreamCA, "upstream-ca", "extra CA (PEM) to trust for the target server (repeatable)")
 	timeout := fs.Duration("timeout", 30*time.Second, "timeout per request")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if _, err := key.apply(e, ""); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

@@ -31,7 +31,12 @@ Examples:
 
 func runHAR(e *env, args []string) error {
 	fs := newFlags(e, lookup("har"))
+	var key keyFlag
+	key.register(fs)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if _, err := key.apply(e, ""); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {

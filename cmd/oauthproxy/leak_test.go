@@ -26,7 +26,7 @@ func TestJSONSecretEchoNeverRaw(t *testing.T) {
 	}{
 		{"analyze console", []string{"analyze", in}, "", "invalid_client"},
 		{"analyze json", []string{"analyze", "--format", "json", in}, "", "invalid_client"},
-		{"har redact", []string{"har", "redact", in, out}, out, redact.Fingerprint(canary)},
+		{"har redact", []string{"har", "redact", in, out}, out, redact.Param("client_secret", canary)}, // the echo reads as the parameter does,
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

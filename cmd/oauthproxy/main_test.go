@@ -126,7 +126,10 @@ func (p *proxyProc) records(t *testing.T) []map[string]any {
 // waitRecords waits until n exchanges were logged.
 func (p *proxyProc) waitRecords(t *testing.T, n int) []map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	// A bound on waiting, not on speed: under -race each distinct guessable
+	// value (provider error codes quoted as code=NNN count) costs ~1.3 s of
+	// memory-hard fingerprinting on a 2-core machine.
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		rs := p.records(t)
 		if len(rs) >= n || time.Now().After(deadline) {

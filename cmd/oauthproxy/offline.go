@@ -161,6 +161,8 @@ func explainExchange(label flow.Label, rawURL string, status int, h http.Header,
 
 func runAnalyze(e *env, args []string) error {
 	fs := newFlags(e, lookup("analyze"))
+	var key keyFlag
+	key.register(fs)
 	format := fs.String("format", "console", "output: console or json (one object per exchange, like the live JSON log)")
 	onlyOAuth := fs.Bool("only-oauth", false, "print only OAuth exchanges")
 	var tokenEP listFlag
@@ -168,6 +170,9 @@ func runAnalyze(e *env, args []string) error {
 	codeLifetime := fs.Duration("code-lifetime", 5*time.Minute, "report authorization codes older than this when exchanged")
 	quiet := fs.Bool("quiet", false, "no progress or summary on stderr")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if _, err := key.apply(e, ""); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

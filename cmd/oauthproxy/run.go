@@ -145,6 +145,8 @@ type runFlags struct {
 	otlpTimeout   time.Duration
 	noUI          bool
 	uiBytes       int64
+	key           keyFlag
+	keyFrom       string // where the fingerprint key came from, if any
 }
 
 func runProxy(e *env, args []string) error {
@@ -164,6 +166,7 @@ func runProxy(e *env, args []string) error {
 // register defines the flags of `run` (also taken by `exec`) on fs.
 func (f *runFlags) register(fs *flag.FlagSet, listen string) {
 	f.common.register(fs)
+	f.key.register(fs)
 	fs.StringVar(&f.listen, "listen", listen, "address to listen on; non-loopback needs --allow-remote and --proxy-auth")
 	fs.Var(&f.upstreamCA, "upstream-ca", "extra CA (PEM) to trust for upstream servers, besides the system roots and $SSL_CERT_FILE (repeatable)")
 	fs.StringVar(&f.upstreamProxy, "upstream-proxy", "", "send upstream traffic through this proxy (http://host:port); HTTPS_PROXY from the environment is never used")
@@ -268,6 +271,9 @@ func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 
 	ca, dir, err := f.common.ca(e)
 	if err != nil {
+		return err
+	}
+	if f.keyFrom, err = f.key.apply(e, dir); err != nil {
 		return err
 	}
 	roots, err := certs.LoadPool(f.upstreamCA...)
@@ -388,6 +394,18 @@ func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 		Sink:                queue,
 		Site:                site,
 		Logger:              internal,
+		// The counters page (/debug/vars) shows these next to the proxy's own.
+		Vars: func() map[string]int64 {
+			v := map[string]int64{"queue_depth": int64(queue.Len()), "queue_bytes": queue.Bytes()}
+			if har != nil {
+				v["har_exchanges_written"] = int64(har.Count())
+			}
+			if otlp != nil {
+				st := otlp.Stats()
+				v["otlp_exported"], v["otlp_dropped"], v["otlp_failed"] = int64(st.Exported), int64(st.Dropped), int64(st.Failed)
+			}
+			return v
+		},
 	})
 	if err != nil {
 		return exitError{exitUsage, err}
@@ -535,6 +553,9 @@ func banner(e *env, addr net.Addr, ca *certs.CA, dir string, f runFlags, format 
 	fmt.Fprintf(w, "  CA download and trust help: http://%s/ca\n", addr)
 	if f.har != "" {
 		fmt.Fprintf(w, "  recording to %s (journal %s.journal)\n", f.har, f.har)
+	}
+	if f.keyFrom != "" {
+		fmt.Fprintf(w, "  fingerprints keyed with %s: compare only with captures made with the same key\n", f.keyFrom)
 	}
 	if f.otlp != "" {
 		u, _ := otlpexport.ParseEndpoint(f.otlp)

@@ -663,14 +663,15 @@ func scrubAll(x *flow.Exchange, ev []string) []string {
 // requestSecrets lists the secret values x's request carried, longest
 // first: a secret that is a prefix of another must not leave the other's
 // tail behind.
-func requestSecrets(x *flow.Exchange) []string {
+func requestSecrets(x *flow.Exchange) []redact.Secret {
 	// Every secret the request carried, wherever (query, form, JSON body,
-	// headers, cookie values), longest first.
+	// headers, cookie values), longest first, each with the fingerprint its
+	// name calls for (the same one the HAR shows for it).
 	return redact.RequestSecrets(&x.Request)
 }
 
 // scrubWith replaces secrets, JWTs and secret name=value pairs in ev.
-func scrubWith(secrets []string, ev []string) []string {
+func scrubWith(secrets []redact.Secret, ev []string) []string {
 	out := make([]string, len(ev))
 	for i, s := range ev {
 		s = redact.Echoes(s, secrets)
@@ -689,7 +690,7 @@ func scrubWith(secrets []string, ev []string) []string {
 		if strings.Contains(s, "eyJ") {
 			s = jwtRE.ReplaceAllStringFunc(s, redact.Fingerprint)
 		}
-		out[i] = scrubCutTail(shorten(s, 400), secrets)
+		out[i] = scrubCutTail(shorten(s, 400), redact.Raw(secrets))
 	}
 	return out
 }

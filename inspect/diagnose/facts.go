@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/oauthproxy/oauthproxy/redact"
 	"mime"
 	"net/http"
 	"net/url"
@@ -77,7 +78,7 @@ type facts struct {
 	skip map[string]bool
 	// x is the exchange, for the request's secrets (see secrets).
 	x           *flow.Exchange
-	secretList  []string
+	secretList  []redact.Secret
 	secretsDone bool
 
 	// lower is the body in lower case, made on first use by mayContain.
@@ -123,7 +124,7 @@ func (f *facts) mayContain(lits []string) bool {
 }
 
 // secrets returns the request's secret values, made on first use.
-func (f *facts) secrets() []string {
+func (f *facts) secrets() []redact.Secret {
 	if !f.secretsDone && f.x != nil {
 		f.secretList = requestSecrets(f.x)
 		f.secretsDone = true

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/oauthproxy/oauthproxy/flow"
+	"github.com/oauthproxy/oauthproxy/internal/fuzzmode"
 )
 
 var fuzzLabels = []flow.Label{flow.LabelNone, flow.LabelToken, flow.LabelAuthorize, flow.LabelCallback, flow.LabelDiscovery, flow.LabelUserinfo, flow.LabelDevice}
@@ -48,6 +49,7 @@ func FuzzDiagnose(f *testing.F) {
 	f.Add(uint8(2), 302, "Location: https://app.example/cb?error=access_denied&error_description=x%00y\n", []byte{}, uint8(0))
 	f.Add(uint8(1), 200, "", []byte(`callback( {"error":100011} );`), uint8(0))
 	f.Add(uint8(1), 599, "WWW-Authenticate: \"\"\"=,,==\n", []byte(`{"error":{"code":"x","type":[]}}`), uint8(5))
+	fuzzmode.EnableIfFuzzing() // argon2id would dominate the run
 	f.Fuzz(func(t *testing.T, label uint8, status int, headers string, body []byte, enc uint8) {
 		x := &flow.Exchange{}
 		x.OAuth.Label = fuzzLabels[int(label)%len(fuzzLabels)]

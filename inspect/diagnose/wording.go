@@ -124,11 +124,7 @@ func (f *facts) messages(text bool) []message {
 			s = splitWords(s) // client-not-enrolled
 		}
 		// The words of a secret the request carried decide nothing.
-		for _, sec := range f.secrets() {
-			if strings.Contains(s, sec) {
-				s = strings.ReplaceAll(s, sec, redact.Fingerprint(sec))
-			}
-		}
+		s = redact.Echoes(s, f.secrets())
 		if s != "" && !isStatusText(s) {
 			ms = append(ms, message{from, s, strings.ToLower(s)})
 		}
