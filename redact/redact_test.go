@@ -26,10 +26,10 @@ func TestFingerprint(t *testing.T) {
 	}{
 		{"empty stays empty", "", ""},
 		{"known strong value: fast hash", strongToken, "redacted:sha256:9e01791ac5dc:len=43"},
-		{"known weak value: memory-hard hash", "abc", "redacted:argon2id:d278a5b74cee:len=3"},
+		{"known weak value: memory-hard hash", "abc", "redacted:argon2id:7785ba91c8e8:len=3"},
 		{"fingerprint is idempotent", "redacted:sha256:ba7816bf8f01:len=3", "redacted:sha256:ba7816bf8f01:len=3"},
-		{"slow fingerprint is idempotent", "redacted:argon2id:d278a5b74cee:len=3", "redacted:argon2id:d278a5b74cee:len=3"},
-		{"keyed fingerprint is idempotent", "redacted:hmac-0a1b2c3d:d278a5b74cee:len=3", "redacted:hmac-0a1b2c3d:d278a5b74cee:len=3"},
+		{"slow fingerprint is idempotent", "redacted:argon2id:7785ba91c8e8:len=3", "redacted:argon2id:7785ba91c8e8:len=3"},
+		{"keyed fingerprint is idempotent", "redacted:hmac-0a1b2c3d:7785ba91c8e8:len=3", "redacted:hmac-0a1b2c3d:7785ba91c8e8:len=3"},
 		{"unknown scheme is hashed", "redacted:md5:ba7816bf8f01:len=3", Fingerprint("redacted:md5:ba7816bf8f01:len=3")},
 		{"lookalike is hashed", "redacted:sha256:zz:len=3", Fingerprint("redacted:sha256:zz:len=3")},
 	}
@@ -221,8 +221,8 @@ func TestParamVerifier(t *testing.T) {
 
 func TestDisplay(t *testing.T) {
 	tests := []struct{ in, want string }{
-		{"abc", "argon2id:d278a5b74cee len=3"},
-		{Fingerprint("abc"), "argon2id:d278a5b74cee len=3"},
+		{"abc", "argon2id:7785ba91c8e8 len=3"},
+		{Fingerprint("abc"), "argon2id:7785ba91c8e8 len=3"},
 		{strongToken, "sha256:9e01791ac5dc len=43"},
 		{"", `""`},
 		{"[REDACTED]", "(redacted)"},
@@ -310,9 +310,9 @@ func TestShort(t *testing.T) {
 	v := Param("code_verifier", strings.Repeat("v", 50))
 	s256, _, _, _ := RedactedVerifier(v)
 	tests := []struct{ in, want string }{
-		{Fingerprint("abc"), "argon2id:d278a5b74cee"},
+		{Fingerprint("abc"), "argon2id:7785ba91c8e8"},
 		{Fingerprint(strongToken), "sha256:9e01791ac5dc"},
-		{"redacted:hmac-0a1b2c3d:d278a5b74cee:len=3", "hmac-0a1b2c3d:d278a5b74cee"},
+		{"redacted:hmac-0a1b2c3d:7785ba91c8e8:len=3", "hmac-0a1b2c3d:7785ba91c8e8"},
 		{v, "s256:" + s256[:12]},
 		{"not a fingerprint", "not a fingerprint"},
 		{"redacted:sha256:ba7816bf8f01:len=", "redacted:sha256:ba7816bf8f01:len="},
