@@ -17,9 +17,8 @@ import (
 var weakSecrets = []struct{ name, field, value string }{
 	{"password-grant password", "password", "Summer2024!"},
 	{"short client secret", "client_secret", "s3cr3t-abc"},
-	{"long but repetitive value", "code", strings.Repeat("aab", 20)},
 	{"dictionary passphrase", "password", "correct horse battery staple"},
-	{"short value of any name", "code", "code-1234"},
+	{"API key", "api_key", "key-1234"},
 	{"client secret that looks random", "client_secret", "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sT"},
 }
 

@@ -26,7 +26,8 @@ func TestFingerprint(t *testing.T) {
 	}{
 		{"empty stays empty", "", ""},
 		{"known strong value: fast hash", strongToken, "redacted:sha256:9e01791ac5dc:len=43"},
-		{"known weak value: memory-hard hash", "abc", "redacted:argon2id:7785ba91c8e8:len=3"},
+		{"a short value in no chosen field: fast hash", "abc", "redacted:sha256:ba7816bf8f01:len=3"},
+		{"a chosen field: memory-hard hash", FingerprintWeak("abc"), "redacted:argon2id:7785ba91c8e8:len=3"},
 		{"fingerprint is idempotent", "redacted:sha256:ba7816bf8f01:len=3", "redacted:sha256:ba7816bf8f01:len=3"},
 		{"slow fingerprint is idempotent", "redacted:argon2id:7785ba91c8e8:len=3", "redacted:argon2id:7785ba91c8e8:len=3"},
 		{"keyed fingerprint is idempotent", "redacted:hmac-0a1b2c3d:7785ba91c8e8:len=3", "redacted:hmac-0a1b2c3d:7785ba91c8e8:len=3"},
@@ -221,8 +222,8 @@ func TestParamVerifier(t *testing.T) {
 
 func TestDisplay(t *testing.T) {
 	tests := []struct{ in, want string }{
-		{"abc", "argon2id:7785ba91c8e8 len=3"},
-		{Fingerprint("abc"), "argon2id:7785ba91c8e8 len=3"},
+		{"abc", "sha256:ba7816bf8f01 len=3"},
+		{FingerprintWeak("abc"), "argon2id:7785ba91c8e8 len=3"},
 		{strongToken, "sha256:9e01791ac5dc len=43"},
 		{"", `""`},
 		{"[REDACTED]", "(redacted)"},
@@ -310,7 +311,7 @@ func TestShort(t *testing.T) {
 	v := Param("code_verifier", strings.Repeat("v", 50))
 	s256, _, _, _ := RedactedVerifier(v)
 	tests := []struct{ in, want string }{
-		{Fingerprint("abc"), "argon2id:7785ba91c8e8"},
+		{FingerprintWeak("abc"), "argon2id:7785ba91c8e8"},
 		{Fingerprint(strongToken), "sha256:9e01791ac5dc"},
 		{"redacted:hmac-0a1b2c3d:7785ba91c8e8:len=3", "hmac-0a1b2c3d:7785ba91c8e8"},
 		{v, "s256:" + s256[:12]},
