@@ -345,25 +345,33 @@ func httpGet(t *testing.T, u string) string {
 // badge ends with badge.
 func groupOf(t *testing.T, base, badge string) string {
 	t.Helper()
-	var page struct {
-		Rows []struct {
-			Login string `json:"login"`
-			Badge *struct {
-				ID string `json:"id"`
-			} `json:"badge"`
-		} `json:"rows"`
-	}
-	if err := json.Unmarshal([]byte(httpGet(t, base+"api/exchanges?failed=1&q="+url.QueryEscape(badge))), &page); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range page.Rows {
-		if r.Badge != nil && strings.HasSuffix(r.Badge.ID, badge) {
-			if r.Login == "" {
-				return "other"
-			}
-			return r.Login
+	// The exchange reaches the UI through the proxy's queue, a moment after
+	// the client has its answer: ask until it is there (waitTimeout is a
+	// safety net, not a performance bound).
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		var page struct {
+			Rows []struct {
+				Login string `json:"login"`
+				Badge *struct {
+					ID string `json:"id"`
+				} `json:"badge"`
+			} `json:"rows"`
 		}
+		if err := json.Unmarshal([]byte(httpGet(t, base+"api/exchanges?failed=1&q="+url.QueryEscape(badge))), &page); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page.Rows {
+			if r.Badge != nil && strings.HasSuffix(r.Badge.ID, badge) {
+				if r.Login == "" {
+					return "other"
+				}
+				return r.Login
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no failing exchange with the badge %s after %s", badge, waitTimeout)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("no failing exchange with the badge %s", badge)
-	return ""
 }
