@@ -189,6 +189,7 @@ func (c *Capture) Add(x *flow.Exchange) {
 	if !s.oauth() {
 		c.others++
 		if c.others > maxAlignedOther {
+			// Counted only: its response body is not even read.
 			if c.others == maxAlignedOther+1 {
 				// Too many to align: they are only counted from now on.
 				k := c.kept[:0]
@@ -202,6 +203,10 @@ func (c *Capture) Add(x *flow.Exchange) {
 			}
 			return
 		}
+	}
+	if x.Response != nil {
+		// The "error" member, read once: the body is not kept.
+		s.respErr = c.in.str(oauthError(x.Response, c.in))
 	}
 	c.kept = append(c.kept, s)
 }

@@ -139,7 +139,6 @@ func newSide(x *flow.Exchange, in *interner) *side {
 	}
 	if r := x.Response; r != nil {
 		s.hasResp, s.status = true, r.Status
-		s.respErr = in.str(oauthError(r, in))
 		if r.Header != nil {
 			s.respHdr = in.headers(r.Header)
 		}
