@@ -44,7 +44,7 @@ func newPairCtx(a, b *side) *pairCtx {
 		c.failing, c.rel, c.fail = "B", 1, b
 	case a.failed && b.failed:
 		c.failing, c.fail = "both", b
-		if a.status() != b.status() || cause(a) != cause(b) {
+		if a.status != b.status || cause(a) != cause(b) {
 			c.rel = 0.7
 		} else {
 			c.rel = 0.4
@@ -53,9 +53,9 @@ func newPairCtx(a, b *side) *pairCtx {
 		c.rel = 0.25
 	}
 	if c.fail != nil {
-		c.diag = c.fail.x.OAuth.Diagnosis
+		c.diag = c.fail.diag
 		if c.diag == nil && c.failing == "both" {
-			c.diag = a.x.OAuth.Diagnosis
+			c.diag = a.diag
 		}
 	}
 	return c
@@ -68,7 +68,7 @@ func (c *pairCtx) network() bool {
 
 // opaque403 reports a failing 403 without a diagnosis (often a WAF/allowlist).
 func (c *pairCtx) opaque403() bool {
-	return c.fail != nil && c.diag == nil && c.fail.status() == http.StatusForbidden
+	return c.fail != nil && c.diag == nil && c.fail.status == http.StatusForbidden
 }
 
 // other returns the name of the side that is not s ("A" <-> "B").
@@ -80,7 +80,7 @@ func other(s string) string {
 }
 
 func cause(s *side) string {
-	if d := s.x.OAuth.Diagnosis; d != nil {
+	if d := s.diag; d != nil {
 		return string(d.Category) + "/" + d.Cause
 	}
 	return ""
@@ -116,16 +116,9 @@ func comparePair(a, b *side) []finding {
 		compareAuthMethod(c, &fs)
 	}
 	compareParams(c, &fs)
-	compareHeaders(c, &fs, "request", a.x.Request.Header, b.x.Request.Header)
-	var ha, hb http.Header
-	if a.x.Response != nil {
-		ha = a.x.Response.Header
-	}
-	if b.x.Response != nil {
-		hb = b.x.Response.Header
-	}
-	if ha != nil && hb != nil {
-		compareHeaders(c, &fs, "response", ha, hb)
+	compareHeaders(c, &fs, "request", a.reqHdr, b.reqHdr)
+	if a.respHdr != nil && b.respHdr != nil {
+		compareHeaders(c, &fs, "response", a.respHdr, b.respHdr)
 	}
 	compareConn(c, &fs)
 	compareSkew(c, &fs)
@@ -134,13 +127,13 @@ func comparePair(a, b *side) []finding {
 
 // outcome is "403 invalid_client" style text for a side.
 func outcome(s *side) string {
-	if s.x.Response == nil {
-		if s.x.Error != "" {
-			return "no response: " + s.x.Error
+	if !s.hasResp {
+		if s.errText != "" {
+			return "no response: " + s.errText
 		}
 		return "no response"
 	}
-	out := strconv.Itoa(s.x.Response.Status)
+	out := strconv.Itoa(s.status)
 	if e := s.respErr; e != "" {
 		out += " " + e
 	}
@@ -148,9 +141,13 @@ func outcome(s *side) string {
 }
 
 // oauthError is the "error" member of a JSON or form response body.
-func oauthError(r *flow.Response) string {
-	p := requestParams(&flow.Request{Header: r.Header, Body: r.Body})
-	e := p["error"].value
+func oauthError(r *flow.Response, in *interner) string {
+	var e string
+	for _, p := range requestParams(&flow.Request{Header: r.Header, Body: r.Body}, in) {
+		if p.name == "error" {
+			e = p.value
+		}
+	}
 	if len(e) > 64 || strings.ContainsAny(e, "{[\"") {
 		return ""
 	}
@@ -178,7 +175,7 @@ func compareOutcome(c *pairCtx, fs *[]finding) {
 			name string
 			x    *side
 		}{{"A", a}, {"B", b}} {
-			if d := s.x.x.OAuth.Diagnosis; d != nil && d.Summary != "" {
+			if d := s.x.diag; d != nil && d.Summary != "" {
 				detail += s.name + ": " + strings.TrimRight(d.Summary, ". ") + ". "
 			}
 		}
@@ -205,12 +202,12 @@ func orAbsent(v string) string {
 }
 
 func compareEndpoint(c *pairCtx, fs *[]finding) {
-	ua, ub := c.a.x.Request.URL, c.b.x.Request.URL
-	if ua == nil || ub == nil {
+	ua, ub := c.a, c.b
+	if !ua.hasURL || !ub.hasURL {
 		return
 	}
-	ea := ua.Scheme + "://" + ua.Host + ua.EscapedPath()
-	eb := ub.Scheme + "://" + ub.Host + ub.EscapedPath()
+	ea := ua.scheme + "://" + ua.hostPort + ua.path
+	eb := ub.scheme + "://" + ub.hostPort + ub.path
 	if ea == eb {
 		return
 	}
@@ -221,13 +218,13 @@ func compareEndpoint(c *pairCtx, fs *[]finding) {
 	var base float64
 	var why string
 	switch {
-	case !strings.EqualFold(ua.Host, ub.Host):
+	case !strings.EqualFold(ua.hostPort, ub.hostPort):
 		base, why = 80, "the host differs: a different tenant, region or environment (staging vs production) is configured"
 	case strings.EqualFold(ea, eb):
 		base, why = 70, "only the letter case differs; paths are case-sensitive on many servers"
 	case strings.TrimSuffix(ea, "/") == strings.TrimSuffix(eb, "/"):
 		base, why = 70, "only a trailing slash differs; some servers and gateways route /token and /token/ differently"
-	case !strings.EqualFold(ua.Scheme, ub.Scheme):
+	case !strings.EqualFold(ua.scheme, ub.scheme):
 		base, why = 70, "the scheme differs"
 	default:
 		base, why = 75, "the path differs: a different tenant id, realm or API version is configured"
@@ -241,7 +238,7 @@ func compareEndpoint(c *pairCtx, fs *[]finding) {
 }
 
 func compareContentType(c *pairCtx, fs *[]finding) {
-	ma, mb := mediaType(c.a.x.Request.Header.Get("Content-Type")), mediaType(c.b.x.Request.Header.Get("Content-Type"))
+	ma, mb := c.a.ctype, c.b.ctype
 	if ma == mb {
 		return
 	}
@@ -259,17 +256,17 @@ func compareContentType(c *pairCtx, fs *[]finding) {
 // authMethod names the client authentication of a token-like request.
 func authMethod(s *side) string {
 	var ms []string
-	if scheme, _, ok := strings.Cut(strings.TrimSpace(s.x.Request.Header.Get("Authorization")), " "); ok && strings.EqualFold(scheme, "basic") {
+	if s.basic {
 		ms = append(ms, "basic")
 	}
-	if p, ok := s.params["client_secret"]; ok {
+	if p, ok := s.param("client_secret"); ok {
 		if p.where == "query" {
 			ms = append(ms, "query")
 		} else {
 			ms = append(ms, "post")
 		}
 	}
-	if _, ok := s.params["client_assertion"]; ok {
+	if _, ok := s.param("client_assertion"); ok {
 		ms = append(ms, "jwt")
 	}
 	if len(ms) == 0 {
@@ -308,21 +305,23 @@ var paramWeights = map[string]float64{
 }
 
 func compareParams(c *pairCtx, fs *[]finding) {
-	names := map[string]bool{}
-	for k := range c.a.params {
-		names[k] = true
-	}
-	for k := range c.b.params {
-		names[k] = true
-	}
-	keys := make([]string, 0, len(names))
-	for k := range names {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		pa, okA := c.a.params[k]
-		pb, okB := c.b.params[k]
+	// Both lists are sorted by name: walk their union in order.
+	as, bs := c.a.params, c.b.params
+	for len(as) > 0 || len(bs) > 0 {
+		var pa, pb param
+		var okA, okB bool
+		switch {
+		case len(bs) == 0 || len(as) > 0 && as[0].name < bs[0].name:
+			pa, okA, as = as[0], true, as[1:]
+		case len(as) == 0 || bs[0].name < as[0].name:
+			pb, okB, bs = bs[0], true, bs[1:]
+		default:
+			pa, pb, okA, okB, as, bs = as[0], bs[0], true, true, as[1:], bs[1:]
+		}
+		k := pa.name
+		if !okA {
+			k = pb.name
+		}
 		lk := strings.ToLower(k)
 		w, known := paramWeights[lk]
 		if !known {
@@ -336,20 +335,20 @@ func compareParams(c *pairCtx, fs *[]finding) {
 		case !okA || !okB:
 			va, vb := absent, absent
 			if okA {
-				va = redact.Value(k, pa.value)
+				va = pa.display()
 			}
 			if okB {
-				vb = redact.Value(k, pb.value)
+				vb = pb.display()
 			}
 			missing := "B"
 			if !okA {
 				missing = "A"
 			}
 			c.add(fs, "param-missing", "request", k, va, vb, w, cat,
-				fmt.Sprintf("parameter %s is missing on %s (%s: %s)", k, missing, other(missing), redact.Value(k, pick(pa, pb).value)),
+				fmt.Sprintf("parameter %s is missing on %s (%s: %s)", k, missing, other(missing), pick(pa, pb).display()),
 				"One side sends the parameter and the other does not: compare the client configuration, or look for a proxy that rewrote the body.")
 		case perFlow[lk]:
-			if sa, sb, differ := shapeDiff(lk, pa.value, pb.value); differ {
+			if sa, sb, differ := shapeDiff(lk, pa, pb); differ {
 				sw := 15.0
 				if lk == "code_verifier" || lk == "code_challenge" {
 					sw = 50
@@ -444,16 +443,16 @@ func (s shapeOf) show(pkce bool) string {
 
 // shapeDiff compares only what is known on both sides: the length of PKCE
 // values, and the character set when neither side was redacted.
-func shapeDiff(name, a, b string) (sa, sb string, differ bool) {
+func shapeDiff(name string, a, b param) (sa, sb string, differ bool) {
 	pkce := name == "code_verifier" || name == "code_challenge"
-	x, y := newShape(a), newShape(b)
+	x, y := a.shape, b.shape
 	if pkce && x.n >= 0 && y.n >= 0 && x.n != y.n {
 		differ = true
 	}
 	if x.charset != "" && y.charset != "" && x.charset != y.charset {
 		differ = true
 	}
-	if (a == "") != (b == "") {
+	if a.empty != b.empty {
 		differ = true
 	}
 	return x.show(pkce), y.show(pkce), differ
@@ -592,23 +591,19 @@ func normHeaders(h http.Header) map[string]string {
 	return out
 }
 
-func compareHeaders(c *pairCtx, fs *[]finding, where string, ha, hb http.Header) {
-	na, nb := normHeaders(ha), normHeaders(hb)
-	names := map[string]bool{}
-	for k := range na {
-		names[k] = true
-	}
-	for k := range nb {
-		names[k] = true
-	}
-	keys := make([]string, 0, len(names))
-	for k := range names {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		va, okA := na[k]
-		vb, okB := nb[k]
+// compareHeaders compares two normalised header lists, sorted by name.
+func compareHeaders(c *pairCtx, fs *[]finding, where string, ha, hb []hdr) {
+	for len(ha) > 0 || len(hb) > 0 {
+		var k, va, vb string
+		var okA, okB bool
+		switch {
+		case len(hb) == 0 || len(ha) > 0 && ha[0].name < hb[0].name:
+			k, va, okA, ha = ha[0].name, ha[0].value, true, ha[1:]
+		case len(ha) == 0 || hb[0].name < ha[0].name:
+			k, vb, okB, hb = hb[0].name, hb[0].value, true, hb[1:]
+		default:
+			k, va, vb, okA, okB, ha, hb = ha[0].name, ha[0].value, hb[0].value, true, true, ha[1:], hb[1:]
+		}
 		if okA && okB && va == vb {
 			continue
 		}
@@ -648,13 +643,8 @@ func headerScore(c *pairCtx, where, name, kind, lacking, va, vb string) (float64
 			sum = fmt.Sprintf("request header Authorization is missing on %s (%s sends %s)", lacking, other(lacking), pickStr(va, vb))
 			if c.failing == lacking {
 				via := ""
-				if f := c.fail; f != nil {
-					for _, p := range []string{"Via", "X-Forwarded-For", "Forwarded"} {
-						if f.x.Request.Header.Get(p) != "" {
-							via = " " + lacking + "'s request carries " + p + ", so a proxy is on its path."
-							break
-						}
-					}
+				if f := c.fail; f != nil && f.via != "" {
+					via = " " + lacking + "'s request carries " + f.via + ", so a proxy is on its path."
 				}
 				return 97, flow.CategoryRequest, sum,
 					"The failing side sent no Authorization header: a proxy or gateway on its path may strip it, or its client is configured without the credentials." + via +
@@ -693,14 +683,14 @@ func pickStr(a, b string) string {
 }
 
 func compareConn(c *pairCtx, fs *[]finding) {
-	ca, cb := c.a.x.Conn, c.b.x.Conn
-	ea, eb := ipOf(ca.LocalAddr), ipOf(cb.LocalAddr)
+	ca, cb := c.a.conn, c.b.conn
+	ea, eb := ca.egress, cb.egress
 	if ea != "" && eb != "" && ea != eb {
 		base := 35.0
 		sum := fmt.Sprintf("egress IP differs: A %s, B %s", ea, eb)
 		detail := "The local address of the upstream connection differs. Behind NAT the public address the server sees may differ again; check it with the network team."
 		switch {
-		case c.network() && c.fail.x.Response == nil:
+		case c.network() && !c.fail.hasResp:
 			base = 50
 			detail = fmt.Sprintf("The failing side got no response (%s): a firewall or proxy on its egress may block the connection. ", c.diag.Cause) + detail
 		case c.network():
@@ -716,7 +706,7 @@ func compareConn(c *pairCtx, fs *[]finding) {
 		}
 		c.add(fs, "egress-ip", "conn", "", ea, eb, base, flow.CategoryNetwork, sum, detail)
 	}
-	ra, rb := ipOf(ca.ServerAddr), ipOf(cb.ServerAddr)
+	ra, rb := ca.server, cb.server
 	if ra != "" && rb != "" && ra != rb {
 		base := 25.0
 		if c.network() || c.opaque403() {
@@ -726,8 +716,7 @@ func compareConn(c *pairCtx, fs *[]finding) {
 			fmt.Sprintf("upstream IP differs: A %s, B %s", ra, rb),
 			"The host resolved to different addresses: split-horizon DNS, a different CDN edge or region, or an /etc/hosts entry on one machine.")
 	}
-	tlsA := strings.TrimSpace(strings.Join([]string{ca.TLSVersion, ca.ALPN, ca.CipherSuite}, " "))
-	tlsB := strings.TrimSpace(strings.Join([]string{cb.TLSVersion, cb.ALPN, cb.CipherSuite}, " "))
+	tlsA, tlsB := ca.tls, cb.tls
 	if tlsA != tlsB && tlsA != "" && tlsB != "" {
 		base := 10.0
 		if c.network() || c.opaque403() {
@@ -737,15 +726,15 @@ func compareConn(c *pairCtx, fs *[]finding) {
 			fmt.Sprintf("TLS differs: A %s, B %s", tlsA, tlsB),
 			"TLS version, ALPN or cipher differ; bot rules can match TLS fingerprints, but this rarely explains an OAuth error on its own.")
 	}
-	if ca.CertIssuer != "" && cb.CertIssuer != "" && ca.CertIssuer != cb.CertIssuer {
+	if ca.certIssuer != "" && cb.certIssuer != "" && ca.certIssuer != cb.certIssuer {
 		base := 50.0
 		if c.network() || c.opaque403() {
 			base = 75
 		}
-		c.add(fs, "server-cert", "conn", "issuer", ca.CertIssuer, cb.CertIssuer, base, flow.CategoryNetwork,
-			fmt.Sprintf("server certificate issuer differs: A %s, B %s", ca.CertIssuer, cb.CertIssuer),
+		c.add(fs, "server-cert", "conn", "issuer", ca.certIssuer, cb.certIssuer, base, flow.CategoryNetwork,
+			fmt.Sprintf("server certificate issuer differs: A %s, B %s", ca.certIssuer, cb.certIssuer),
 			"One machine sees a certificate from a different CA: a TLS-inspecting proxy is probably on its path (it also breaks mTLS client authentication, RFC 8705).")
-	} else if fa, fb := normFP(ca.CertSHA256), normFP(cb.CertSHA256); fa != "" && fb != "" && fa != fb {
+	} else if fa, fb := ca.certFP, cb.certFP; fa != "" && fb != "" && fa != fb {
 		c.add(fs, "server-cert", "conn", "sha256", shortHex(fa), shortHex(fb), 10, flow.CategoryNetwork,
 			"server certificate differs (same issuer)",
 			"Different certificates from the same CA: a different edge or a renewed certificate.")
@@ -804,11 +793,11 @@ func unmatchedFinding(name string, s *side) (finding, bool) {
 	}
 	score := 8
 	cat := flow.CategoryInfo
-	sum := fmt.Sprintf("%s only in %s: %s %s -> %s", what(s), name, s.method, displayURL(s.x), outcome(s))
+	sum := fmt.Sprintf("%s only in %s: %s %s -> %s", what(s), name, s.method, s.url, outcome(s))
 	detail := "The other capture has no exchange of this kind: the flows took different paths."
 	if s.failed {
 		score = 30
-		if d := s.x.OAuth.Diagnosis; d != nil {
+		if d := s.diag; d != nil {
 			cat = d.Category
 			sum += " (" + string(d.Category) + "/" + d.Cause + ")"
 		} else {
@@ -820,7 +809,7 @@ func unmatchedFinding(name string, s *side) (finding, bool) {
 		Difference: Difference{Kind: "unmatched", Where: "exchange", Field: string(s.label), A: "", B: "", Score: score, Category: cat},
 		summary:    sum,
 		detail:     detail,
-		key:        "unmatched\x00" + name + "\x00" + strconv.Itoa(s.x.Seq),
+		key:        "unmatched\x00" + name + "\x00" + strconv.Itoa(s.seq),
 	}, true
 }
 
@@ -943,14 +932,14 @@ func emptyNotes(r *Report) int {
 
 func describe(s *side) string {
 	if s.label == flow.LabelNone {
-		return s.method + " " + displayURL(s.x)
+		return s.method + " " + s.url
 	}
-	return what(s) + " " + s.method + " " + displayURL(s.x)
+	return what(s) + " " + s.method + " " + s.url
 }
 
 func failText(s *side) string {
 	t := outcome(s)
-	if d := s.x.OAuth.Diagnosis; d != nil {
+	if d := s.diag; d != nil {
 		t += " [" + string(d.Category) + "/" + d.Cause + "]"
 	}
 	return t

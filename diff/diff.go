@@ -144,51 +144,52 @@ func Compare(a, b []*flow.Exchange, opts Options) *Report {
 	if nameB == "" {
 		nameB = "B"
 	}
-	ca, cb := &Capture{name: nameA}, &Capture{name: nameB}
+	ca, cb := NewCapture(nameA), NewCapture(nameB)
 	for _, x := range a {
-		ca.add(x, false)
+		ca.Add(x)
 	}
 	for _, x := range b {
-		cb.add(x, false)
+		cb.Add(x)
 	}
 	return CompareCaptures(ca, cb)
 }
 
 // Capture is one capture being read for CompareCaptures, exchange by
-// exchange, keeping only what the comparison uses: every OAuth exchange
-// (without its bodies, once read) and the other exchanges while they are
-// few enough to be aligned (beyond that they are only counted). Memory
-// then grows with the OAuth exchanges, not with the capture: two captures
-// of 100k entries compare in a bounded amount of memory.
+// exchange, keeping only what the comparison uses: for every OAuth exchange
+// and for the other exchanges while they are few enough to be aligned
+// (beyond that they are only counted), a compact summary of exactly the
+// fields diff compares (no bodies, headers already normalised and
+// fingerprinted, repeated strings shared). Memory then grows with the
+// OAuth exchanges, a few hundred bytes each, not with the capture.
 type Capture struct {
 	name   string
 	sum    summer
 	kept   []*side
 	others int // non-OAuth exchanges seen
 	sorted bool
+	in     *interner
 }
 
 // NewCapture starts a capture named name ("A"/"B" when empty is left to
 // the caller: the name appears in the report as given).
-func NewCapture(name string) *Capture { return &Capture{name: name} }
+func NewCapture(name string) *Capture { return &Capture{name: name, in: newInterner()} }
 
 // Add adds an exchange (nil is ignored). Exchanges should come in Seq
-// order, inspected. Add keeps a slim copy of what it needs (no bodies):
-// x itself is not modified nor kept.
-func (c *Capture) Add(x *flow.Exchange) { c.add(x, true) }
-
-func (c *Capture) add(x *flow.Exchange, lean bool) {
+// order, inspected. Add keeps a compact summary of what it needs: x
+// itself is not modified nor kept.
+func (c *Capture) Add(x *flow.Exchange) {
 	if x == nil {
 		return
 	}
-	s := newSide(x)
-	c.sum.add(s)
-	if lean {
-		s.x = slim(x)
+	if c.in == nil {
+		c.in = newInterner()
 	}
+	s := newSide(x, c.in)
+	c.sum.add(s)
 	if !s.oauth() {
 		c.others++
 		if c.others > maxAlignedOther {
+			// Counted only: its response body is not even read.
 			if c.others == maxAlignedOther+1 {
 				// Too many to align: they are only counted from now on.
 				k := c.kept[:0]
@@ -203,26 +204,17 @@ func (c *Capture) add(x *flow.Exchange, lean bool) {
 			return
 		}
 	}
+	if x.Response != nil {
+		// The "error" member, read once: the body is not kept.
+		s.respErr = c.in.str(oauthError(x.Response, c.in))
+	}
 	c.kept = append(c.kept, s)
-}
-
-// slim returns a copy of x with only what the comparison reads once its
-// side was made: no bodies, findings, trailers.
-func slim(x *flow.Exchange) *flow.Exchange {
-	c := &flow.Exchange{ID: x.ID, Seq: x.Seq, Start: x.Start, Error: x.Error, Timings: x.Timings, Conn: x.Conn,
-		Request: flow.Request{Method: x.Request.Method, URL: x.Request.URL, Header: x.Request.Header},
-		OAuth:   flow.OAuth{Label: x.OAuth.Label, GrantType: x.OAuth.GrantType, Issuer: x.OAuth.Issuer, Diagnosis: x.OAuth.Diagnosis},
-	}
-	if r := x.Response; r != nil {
-		c.Response = &flow.Response{Status: r.Status, Reason: r.Reason, Proto: r.Proto, Header: r.Header}
-	}
-	return c
 }
 
 // sides returns the kept exchanges in Seq order.
 func (c *Capture) sides() []*side {
 	if !c.sorted {
-		sort.SliceStable(c.kept, func(i, j int) bool { return c.kept[i].x.Seq < c.kept[j].x.Seq })
+		sort.SliceStable(c.kept, func(i, j int) bool { return c.kept[i].seq < c.kept[j].seq })
 		c.sorted = true
 	}
 	return c.kept
@@ -238,6 +230,8 @@ func CompareCaptures(ca, cb *Capture) *Report {
 		nameB = "B"
 	}
 	sa, sb := ca.sides(), cb.sides()
+	// The interners are only needed while exchanges are added.
+	ca.in, cb.in = nil, nil
 	r := &Report{
 		A:          ca.sum.summary(nameA),
 		B:          cb.sum.summary(nameB),
@@ -299,21 +293,17 @@ func CompareCaptures(ca, cb *Capture) *Report {
 
 // ref builds the report's reference to an exchange.
 func ref(s *side) ExchangeRef {
-	x := s.x
-	e := ExchangeRef{
-		Seq:       x.Seq,
-		ID:        x.ID,
-		Method:    x.Request.Method,
-		URL:       displayURL(x),
+	return ExchangeRef{
+		Seq:       s.seq,
+		ID:        s.id,
+		Method:    s.rawMethod,
+		URL:       s.url,
 		Label:     s.label,
 		GrantType: s.grant,
-		Issuer:    x.OAuth.Issuer,
-		Error:     x.Error,
+		Issuer:    s.issuer,
+		Status:    s.status,
+		Error:     s.errText,
 		Failed:    s.failed,
-		Diagnosis: x.OAuth.Diagnosis,
+		Diagnosis: s.diag,
 	}
-	if x.Response != nil {
-		e.Status = x.Response.Status
-	}
-	return e
 }

@@ -14,57 +14,153 @@ import (
 	"github.com/oauthproxy/oauthproxy/reqparams"
 )
 
-// side is an exchange with the facts the comparison needs, computed once.
+// side is the compact summary of one exchange that the comparison works
+// from: exactly the fields it compares, computed once when the exchange is
+// added, with headers already normalised (secrets as fingerprints, bearer
+// tokens as their scheme) and no bodies. Repeated values (hosts, paths,
+// header lists, connection facts, diagnoses) are shared through the
+// capture's interner, so a capture of 100k exchanges stays small.
 type side struct {
-	x      *flow.Exchange
+	seq       int
+	id        string
+	rawMethod string // as captured, for the report
+	url       string // redacted display URL
+	hasURL    bool
+	scheme    string // request URL scheme and host (with port), as captured
+	hostPort  string
+	issuer    string
+	errText   string
+	hasResp   bool
+	status    int
+	diag      *flow.Diagnosis
+
 	label  flow.Label
 	grant  string
 	host   string // issuer host if known, else request host; lower case
 	method string
 	path   string
 	failed bool
-	params map[string]param
+	// params are sorted by name.
+	params []param
 	// skew is response Date minus local start; skewOK false when unknown.
 	skew   time.Duration
 	skewOK bool
-	// respErr is the "error" member of the response body, read once (a
-	// Capture drops the bodies after that).
+	// respErr is the "error" member of the response body.
 	respErr string
+
+	// reqHdr and respHdr are the normalised headers (normHeaders), sorted
+	// by name; respHdr is nil when there was no response header map.
+	reqHdr, respHdr []hdr
+	ctype           string // media type of the request Content-Type
+	basic           bool   // Authorization: Basic
+	via             string // first of Via, X-Forwarded-For, Forwarded sent, or ""
+	conn            *connFacts
+}
+
+// hdr is one normalised header: canonical name, comparable value.
+type hdr struct{ name, value string }
+
+// connFacts are the compared facts of the upstream connection.
+type connFacts struct {
+	egress, server string // IPs of the local and remote ends
+	tls            string // version, ALPN, cipher
+	certIssuer     string
+	certFP         string // normalised hex SHA-256
 }
 
 // param is one request parameter; multiple values are joined with ",".
+// Values of per-flow parameters (perFlow) are compared only by shape, so
+// their shape is computed once; a long one is kept as its display form
+// (disp), never needed raw again.
 type param struct {
+	name  string
 	value string
 	where string // query, form, json
+	shape shapeOf
+	empty bool
+	disp  bool
 }
 
-func newSide(x *flow.Exchange) *side {
-	s := &side{x: x, method: strings.ToUpper(x.Request.Method)}
-	if u := x.Request.URL; u != nil {
-		s.host = strings.ToLower(u.Hostname())
-		s.path = u.EscapedPath()
+// display is the secret-free form of the value for the report.
+func (p param) display() string {
+	if p.disp {
+		return p.value
 	}
+	return redact.Value(p.name, p.value)
+}
+
+// maxRawPerFlow is the longest per-flow value kept raw; longer ones (JWT
+// assertions, tokens) are kept as their fingerprint display.
+const maxRawPerFlow = 64
+
+func newSide(x *flow.Exchange, in *interner) *side {
+	s := &side{seq: x.Seq, id: x.ID, rawMethod: in.str(x.Request.Method), method: in.str(strings.ToUpper(x.Request.Method))}
+	s.url = "(no URL)"
+	if u := x.Request.URL; u != nil {
+		s.hasURL = true
+		s.url = in.str(redact.URL(u).String())
+		s.scheme, s.hostPort = in.str(u.Scheme), in.str(u.Host)
+		s.host = in.str(strings.ToLower(u.Hostname()))
+		s.path = in.str(u.EscapedPath())
+	}
+	s.issuer = in.str(x.OAuth.Issuer)
 	if iss := x.OAuth.Issuer; iss != "" {
 		if u, err := url.Parse(iss); err == nil && u.Host != "" {
-			s.host = strings.ToLower(u.Hostname())
+			s.host = in.str(strings.ToLower(u.Hostname()))
 		}
 	}
-	s.params = requestParams(&x.Request)
+	s.errText = in.str(x.Error)
+	s.params = requestParams(&x.Request, in)
 	s.label = x.OAuth.Label
-	s.grant = x.OAuth.GrantType
+	s.grant = in.str(x.OAuth.GrantType)
 	if s.grant == "" {
-		s.grant = s.params["grant_type"].value
+		if p, ok := s.param("grant_type"); ok {
+			s.grant = p.value
+		}
 	}
 	if s.label == flow.LabelNone && s.grant != "" && s.method == http.MethodPost {
 		s.label = flow.LabelToken
 	}
 	d := x.OAuth.Diagnosis
+	s.diag = in.diagnosis(d)
 	s.failed = x.Failed() || (d != nil && d.Category != flow.CategoryInfo)
 	s.skew, s.skewOK = clockSkew(x)
-	if x.Response != nil {
-		s.respErr = oauthError(x.Response)
+	h := x.Request.Header
+	s.reqHdr = in.headers(h)
+	s.ctype = in.str(mediaType(h.Get("Content-Type")))
+	if scheme, _, ok := strings.Cut(strings.TrimSpace(h.Get("Authorization")), " "); ok && strings.EqualFold(scheme, "basic") {
+		s.basic = true
 	}
+	for _, p := range []string{"Via", "X-Forwarded-For", "Forwarded"} {
+		if h.Get(p) != "" {
+			s.via = p
+			break
+		}
+	}
+	if r := x.Response; r != nil {
+		s.hasResp, s.status = true, r.Status
+		if r.Header != nil {
+			s.respHdr = in.headers(r.Header)
+		}
+	}
+	c := x.Conn
+	s.conn = in.conn(connFacts{
+		egress:     ipOf(c.LocalAddr),
+		server:     ipOf(c.ServerAddr),
+		tls:        strings.TrimSpace(strings.Join([]string{c.TLSVersion, c.ALPN, c.CipherSuite}, " ")),
+		certIssuer: c.CertIssuer,
+		certFP:     normFP(c.CertSHA256),
+	})
 	return s
+}
+
+// param returns the parameter called name (exact case).
+func (s *side) param(name string) (param, bool) {
+	i := sort.Search(len(s.params), func(i int) bool { return s.params[i].name >= name })
+	if i < len(s.params) && s.params[i].name == name {
+		return s.params[i], true
+	}
+	return param{}, false
 }
 
 // oauth reports whether the exchange has an OAuth role.
@@ -77,14 +173,6 @@ func (s *side) tokenLike() bool {
 		return true
 	}
 	return s.grant != ""
-}
-
-// status is the response status, 0 when there was none.
-func (s *side) status() int {
-	if s.x.Response == nil {
-		return 0
-	}
-	return s.x.Response.Status
 }
 
 // clockSkew is response Date minus the local start time. A Date within the
@@ -118,25 +206,145 @@ func clockSkew(x *flow.Exchange) (time.Duration, bool) {
 // requestParams collects query, form-body, JSON-body and multipart
 // parameters, read by reqparams like everywhere else in the tree. Of a name
 // found in several places the first location wins (query before body); the
-// values found there are joined with ",".
-func requestParams(r *flow.Request) map[string]param {
-	out := map[string]param{}
+// values found there are joined with ",". The result is sorted by name;
+// its strings are copies (interned), never slices of the body.
+func requestParams(r *flow.Request, in *interner) []param {
 	raw := ""
 	if r.URL != nil {
 		raw = r.URL.RawQuery
 	}
+	var out []param
+	idx := map[string]int{}
 	for _, p := range reqparams.Request(raw, r.Header.Get("Content-Type"), r.Body.Data) {
 		where := string(p.Where)
-		if cur, ok := out[p.Name]; ok {
-			if cur.where == where {
-				cur.value += "," + p.Value
-				out[p.Name] = cur
+		if i, ok := idx[p.Name]; ok {
+			if out[i].where == where {
+				out[i].value += "," + p.Value
 			}
 			continue
 		}
-		out[p.Name] = param{value: p.Value, where: where}
+		idx[p.Name] = len(out)
+		out = append(out, param{name: p.Name, value: p.Value, where: where})
 	}
+	for i := range out {
+		p := &out[i]
+		p.name = in.str(p.name)
+		if !perFlow[strings.ToLower(p.name)] {
+			p.value = in.str(p.value)
+			continue
+		}
+		// Unique per run: compared by shape only, not worth interning.
+		p.shape, p.empty = newShape(p.value), p.value == ""
+		if len(p.value) > maxRawPerFlow {
+			p.value, p.disp = redact.Value(p.name, p.value), true
+		} else {
+			p.value = strings.Clone(p.value)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
+}
+
+// interner shares equal strings, header lists, connection facts and
+// diagnoses between the exchanges of a capture. It stops adding new
+// entries past maxInterned (unique values would only cost memory), and
+// copies what it does not hold so that no value pins a larger buffer.
+type interner struct {
+	strs  map[string]string
+	hdrs  map[string][]hdr
+	conns map[connFacts]*connFacts
+	diags map[string]*flow.Diagnosis
+	key   strings.Builder
+}
+
+// maxInterned bounds each table of an interner.
+const maxInterned = 1 << 15
+
+func newInterner() *interner {
+	return &interner{strs: map[string]string{}, hdrs: map[string][]hdr{},
+		conns: map[connFacts]*connFacts{}, diags: map[string]*flow.Diagnosis{}}
+}
+
+// str returns a shared copy of v.
+func (in *interner) str(v string) string {
+	if v == "" {
+		return ""
+	}
+	if s, ok := in.strs[v]; ok {
+		return s
+	}
+	v = strings.Clone(v)
+	if len(in.strs) < maxInterned {
+		in.strs[v] = v
+	}
+	return v
+}
+
+// headers returns the normalised headers of h, sorted by name, shared with
+// every earlier exchange that had the same ones.
+func (in *interner) headers(h http.Header) []hdr {
+	n := normHeaders(h)
+	hs := make([]hdr, 0, len(n))
+	for k, v := range n {
+		hs = append(hs, hdr{k, v})
+	}
+	sort.Slice(hs, func(i, j int) bool { return hs[i].name < hs[j].name })
+	in.key.Reset()
+	for _, x := range hs {
+		in.key.WriteString(x.name)
+		in.key.WriteByte(0)
+		in.key.WriteString(x.value)
+		in.key.WriteByte(0)
+	}
+	if shared, ok := in.hdrs[in.key.String()]; ok {
+		return shared
+	}
+	for i := range hs {
+		hs[i] = hdr{in.str(hs[i].name), in.str(hs[i].value)}
+	}
+	if len(in.hdrs) < maxInterned {
+		in.hdrs[in.key.String()] = hs
+	}
+	return hs
+}
+
+// conn returns a shared copy of c.
+func (in *interner) conn(c connFacts) *connFacts {
+	if p, ok := in.conns[c]; ok {
+		return p
+	}
+	c = connFacts{in.str(c.egress), in.str(c.server), in.str(c.tls), in.str(c.certIssuer), in.str(c.certFP)}
+	p := &c
+	if len(in.conns) < maxInterned {
+		in.conns[c] = p
+	}
+	return p
+}
+
+// diagnosis returns d, or an earlier diagnosis equal to it.
+func (in *interner) diagnosis(d *flow.Diagnosis) *flow.Diagnosis {
+	if d == nil {
+		return nil
+	}
+	in.key.Reset()
+	for _, f := range []string{string(d.Category), d.Cause, d.Summary, d.Confidence, d.Source} {
+		in.key.WriteString(f)
+		in.key.WriteByte(0)
+	}
+	for _, l := range [][]string{d.Evidence, d.Fix} {
+		for _, f := range l {
+			in.key.WriteString(f)
+			in.key.WriteByte(1)
+		}
+		in.key.WriteByte(0)
+	}
+	if p, ok := in.diags[in.key.String()]; ok {
+		return p
+	}
+	if len(in.diags) < maxInterned {
+		in.diags[in.key.String()] = d
+	}
+	return d
 }
 
 // mediaType is the lower-case media type of a Content-Type value.
@@ -162,14 +370,6 @@ func ipOf(addr string) string {
 	return strings.Trim(addr, "[]")
 }
 
-// displayURL is the redacted request URL.
-func displayURL(x *flow.Exchange) string {
-	if x.Request.URL == nil {
-		return "(no URL)"
-	}
-	return redact.URL(x.Request.URL).String()
-}
-
 // summer accumulates a Summary one exchange at a time.
 type summer struct {
 	n, oauth, failed int
@@ -187,7 +387,7 @@ func (a *summer) add(e *side) {
 	if e.failed {
 		a.failed++
 	}
-	if ip := ipOf(e.x.Conn.LocalAddr); ip != "" && !a.seen[ip] {
+	if ip := e.conn.egress; ip != "" && !a.seen[ip] {
 		if a.seen == nil {
 			a.seen = map[string]bool{}
 		}
@@ -245,23 +445,50 @@ func alignCounted(a, b []*side, otherA, otherB int) (pairs [][2]*side, ua, ub []
 		}
 	}
 	usedA, usedB := map[*side]bool{}, map[*side]bool{}
-	match := func(as, bs []*side, same func(x, y *side) bool) {
+	// match pairs each unused x with the first unused y of the same key,
+	// in order. ys are bucketed by key, each bucket with a cursor past its
+	// used head, so a pass is linear, not |as|*|bs|.
+	match := func(as, bs []*side, key func(*side) alignKey) {
+		type bucket struct {
+			ys  []*side
+			cur int
+		}
+		buckets := map[alignKey]*bucket{}
+		for _, y := range bs {
+			if usedB[y] {
+				continue
+			}
+			k := key(y)
+			b := buckets[k]
+			if b == nil {
+				b = &bucket{}
+				buckets[k] = b
+			}
+			b.ys = append(b.ys, y)
+		}
 		for _, x := range as {
 			if usedA[x] {
 				continue
 			}
-			for _, y := range bs {
-				if !usedB[y] && same(x, y) {
-					usedA[x], usedB[y] = true, true
-					pairs = append(pairs, [2]*side{x, y})
-					break
-				}
+			b := buckets[key(x)]
+			if b == nil {
+				continue
 			}
+			for b.cur < len(b.ys) && usedB[b.ys[b.cur]] {
+				b.cur++
+			}
+			if b.cur == len(b.ys) {
+				continue
+			}
+			y := b.ys[b.cur]
+			b.cur++
+			usedA[x], usedB[y] = true, true
+			pairs = append(pairs, [2]*side{x, y})
 		}
 	}
-	match(oa, ob, func(x, y *side) bool { return x.label == y.label && x.grant == y.grant && x.host == y.host })
-	match(oa, ob, func(x, y *side) bool { return x.label == y.label && x.grant == y.grant })
-	match(oa, ob, func(x, y *side) bool { return x.label == y.label })
+	match(oa, ob, func(x *side) alignKey { return alignKey{string(x.label), x.grant, x.host} })
+	match(oa, ob, func(x *side) alignKey { return alignKey{string(x.label), x.grant, ""} })
+	match(oa, ob, func(x *side) alignKey { return alignKey{string(x.label), "", ""} })
 	if otherA < 0 {
 		otherA = len(na)
 	}
@@ -269,10 +496,8 @@ func alignCounted(a, b []*side, otherA, otherB int) (pairs [][2]*side, ua, ub []
 		otherB = len(nb)
 	}
 	if otherA <= maxAlignedOther && otherB <= maxAlignedOther {
-		match(na, nb, func(x, y *side) bool {
-			return x.method == y.method && x.host == y.host && x.path == y.path
-		})
-		match(na, nb, func(x, y *side) bool { return x.method == y.method && x.path == y.path })
+		match(na, nb, func(x *side) alignKey { return alignKey{x.method, x.host, x.path} })
+		match(na, nb, func(x *side) alignKey { return alignKey{x.method, "", x.path} })
 		for _, s := range na {
 			if !usedA[s] {
 				ua = append(ua, s)
@@ -296,8 +521,11 @@ func alignCounted(a, b []*side, otherA, otherB int) (pairs [][2]*side, ua, ub []
 			ub = append(ub, s)
 		}
 	}
-	sort.SliceStable(pairs, func(i, j int) bool { return pairs[i][0].x.Seq < pairs[j][0].x.Seq })
-	sort.SliceStable(ua, func(i, j int) bool { return ua[i].x.Seq < ua[j].x.Seq })
-	sort.SliceStable(ub, func(i, j int) bool { return ub[i].x.Seq < ub[j].x.Seq })
+	sort.SliceStable(pairs, func(i, j int) bool { return pairs[i][0].seq < pairs[j][0].seq })
+	sort.SliceStable(ua, func(i, j int) bool { return ua[i].seq < ua[j].seq })
+	sort.SliceStable(ub, func(i, j int) bool { return ub[i].seq < ub[j].seq })
 	return pairs, ua, ub, uncA, uncB
 }
+
+// alignKey is what two exchanges must share to be paired in one pass.
+type alignKey struct{ a, b, c string }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -17,7 +19,8 @@ import (
 // when OAUTHPROXY_BIG_HAR_DIR names a directory. OAUTHPROXY_BIG_HAR_N sets
 // the entries per file (default 100000); OAUTHPROXY_BIG_HAR_OAUTH the share
 // of OAuth exchanges in percent (default 30: per login a discovery, an
-// authorize, a callback, code and refresh token requests, then API calls).
+// authorize, a callback, code and refresh token requests, then API calls;
+// codes, states and tokens are random-looking, as in real traffic).
 //
 //	OAUTHPROXY_BIG_HAR_DIR=/tmp/big go test -run TestGenerateBigHARs ./cmd/oauthproxy
 //	/usr/bin/time -v oauthproxy diff /tmp/big/a.har /tmp/big/b.har > /dev/null
@@ -42,6 +45,15 @@ func TestGenerateBigHARs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// rnd is a deterministic stand-in for a random credential (43 hex
+// characters, like a real code or state): low-entropy test values such as
+// "code-17" would be fingerprinted with argon2id (guessable), which real
+// codes never are, and would dominate the run time being measured.
+func rnd(kind string, i int) string {
+	sum := sha256.Sum256([]byte(kind + strconv.Itoa(i)))
+	return hex.EncodeToString(sum[:])[:43]
 }
 
 func writeBigHAR(path string, n, oauthPct int, egress string, tokenStatus int) error {
@@ -72,26 +84,26 @@ func writeBigHAR(path string, n, oauthPct int, egress string, tokenStatus int) e
 			req = map[string]any{"method": "GET", "url": "https://idp.example.test/.well-known/openid-configuration", "headers": hdr("Accept", "application/json")}
 			resp = map[string]any{"mimeType": "application/json", "text": `{"issuer":"https://idp.example.test","authorization_endpoint":"https://idp.example.test/authorize","token_endpoint":"https://idp.example.test/oauth2/token"}`}
 		case oauth && unit%5 == 1:
-			req = map[string]any{"method": "GET", "url": fmt.Sprintf("https://idp.example.test/authorize?client_id=app&response_type=code&redirect_uri=https%%3A%%2F%%2Fapp.example.test%%2Fcb&state=st%d", i), "headers": hdr()}
+			req = map[string]any{"method": "GET", "url": fmt.Sprintf("https://idp.example.test/authorize?client_id=app&response_type=code&redirect_uri=https%%3A%%2F%%2Fapp.example.test%%2Fcb&state=%s", rnd("state", i)), "headers": hdr()}
 			resp = map[string]any{"mimeType": "text/html", "text": ""}
 			status = 302
 		case oauth && unit%5 == 2:
-			req = map[string]any{"method": "GET", "url": fmt.Sprintf("https://app.example.test/cb?code=code-%d-%s&state=st%d", i, egress, i-1), "headers": hdr()}
+			req = map[string]any{"method": "GET", "url": fmt.Sprintf("https://app.example.test/cb?code=%s&state=%s", rnd("code"+egress, i), rnd("state", i-1)), "headers": hdr()}
 			resp = map[string]any{"mimeType": "text/html", "text": "<html>ok</html>"}
 		default:
 			if oauth {
-				body := fmt.Sprintf("grant_type=authorization_code&code=code-%d&redirect_uri=https%%3A%%2F%%2Fapp.example.test%%2Fcb&client_id=app&client_secret=s3cret", i)
+				body := fmt.Sprintf("grant_type=authorization_code&code=%s&redirect_uri=https%%3A%%2F%%2Fapp.example.test%%2Fcb&client_id=app&client_secret=s3cret", rnd("tokencode"+egress, i))
 				req = map[string]any{"method": "POST", "url": "https://idp.example.test/oauth2/token", "headers": hdr("Content-Type", "application/x-www-form-urlencoded"),
 					"postData": map[string]any{"mimeType": "application/x-www-form-urlencoded", "text": body}}
 				status = tokenStatus
 				if status == 200 {
-					resp = map[string]any{"mimeType": "application/json", "text": fmt.Sprintf(`{"access_token":"at-%d","token_type":"Bearer","expires_in":3600}`, i)}
+					resp = map[string]any{"mimeType": "application/json", "text": fmt.Sprintf(`{"access_token":"%s","token_type":"Bearer","expires_in":3600}`, rnd("at", i))}
 				} else {
 					resp = map[string]any{"mimeType": "text/html", "text": "<html><body>Access denied: your IP is not allowed</body></html>"}
 				}
 				break
 			}
-			req = map[string]any{"method": "GET", "url": fmt.Sprintf("https://api.example.test/v1/items?page=%d", i%50), "headers": hdr("Authorization", fmt.Sprintf("Bearer at-%d", i-i%20))}
+			req = map[string]any{"method": "GET", "url": fmt.Sprintf("https://api.example.test/v1/items?page=%d", i%50), "headers": hdr("Authorization", "Bearer "+rnd("at", i-i%20))}
 			resp = map[string]any{"mimeType": "application/json", "text": apiBody}
 		}
 		req["httpVersion"], req["cookies"], req["queryString"], req["headersSize"], req["bodySize"] = "HTTP/1.1", []any{}, []any{}, -1, -1
