@@ -109,6 +109,16 @@ func TestBrowserLogin(t *testing.T) {
 				}
 			}
 			tok := px.waitForNth(t, "the app's token exchange", tokensBefore+1, isToken)
+			// The app answers its callback only after its token exchange,
+			// so the callback's line comes after the token's: wait for it.
+			isCallback := func(e logEntry) bool { return strings.HasPrefix(e.URL, app.base+"/callback?") }
+			callbacksBefore := 0
+			for _, e := range px.all()[:mark] {
+				if isCallback(e) {
+					callbacksBefore++
+				}
+			}
+			px.waitForNth(t, "the localhost callback", callbacksBefore+1, isCallback)
 			got := px.all()[mark:]
 			// The browser leg passed through the proxy: the authorize
 			// request, the login hops on the OP and the localhost callback.
@@ -127,7 +137,7 @@ func TestBrowserLogin(t *testing.T) {
 				{"the OP's callback (hop)", func(e logEntry) bool {
 					return strings.HasPrefix(e.URL, op.Issuer) && strings.Contains(e.URL, "/callback")
 				}},
-				{"the localhost callback", func(e logEntry) bool { return strings.HasPrefix(e.URL, app.base+"/callback?") }},
+				{"the localhost callback", isCallback},
 			}
 			for _, w := range want {
 				if !hasEntry(got, w.pred) {

@@ -92,6 +92,7 @@ func TestUIManyExchanges(t *testing.T) {
 
 	runIn(t, ctx, "open the page", chromedp.Navigate(base))
 	waitJS(t, ctx, "the page to load", `document.body.dataset.ready === '1' && document.querySelectorAll('#rows tbody tr').length > 0`)
+	waitJS(t, ctx, "the first paint's timing", `typeof window.oauthproxyPerf.firstPaint === 'number'`)
 	firstPaint := js[float64](t, ctx, "read timings", `window.oauthproxyPerf.firstPaint`)
 	rows := js[int](t, ctx, "count rows", `document.querySelectorAll('#rows tbody tr').length`)
 	logins := js[int](t, ctx, "count logins", `document.querySelectorAll('#logins li').length`)
@@ -111,6 +112,7 @@ func TestUIManyExchanges(t *testing.T) {
 		t.Fatalf("search: %d matches, want %d", page.Total, refused)
 	}
 	waitJS(t, ctx, "the filtered list", fmt.Sprintf(`document.querySelectorAll('#rows tbody tr').length === %d`, page.Total))
+	waitJS(t, ctx, "the filter's timing", `typeof window.oauthproxyPerf.lastFilter === 'number'`)
 	filter := js[float64](t, ctx, "read timings", `window.oauthproxyPerf.lastFilter`)
 	t.Logf("filter change over %d exchanges: %.0f ms from the search request to the redrawn lists", st.Stats.Exchanges, filter)
 }
