@@ -119,6 +119,9 @@ func TestExpectContinue(t *testing.T) {
 	if x := p.sink.wait(t, 1)[0]; x.Request.Body.Size != 100000 {
 		t.Errorf("request body size: got %d, want 100000", x.Request.Body.Size)
 	}
+	if resp, _ := get(t, p.client(t), up.URL); resp.StatusCode != http.StatusOK {
+		t.Errorf("next request: status %d, want 200", resp.StatusCode)
+	}
 }
 
 // syncBuffer is a goroutine-safe log buffer.
