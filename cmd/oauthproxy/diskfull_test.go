@@ -264,9 +264,12 @@ func harDiskFull(t *testing.T, p *runningProxy, har, wantErr string) (recorded i
 		t.Errorf("shutdown: exit %d; want %d and stderr saying %q; stderr:\n%s", code, exitFailure, totals, stderr)
 	}
 	_, err := os.Stat(har + capture.JournalSuffix)
-	if kept := err == nil; kept != strings.Contains(stderr, "oauthproxy har recover "+har) {
+	kept := err == nil
+	if kept != strings.Contains(stderr, "oauthproxy har recover "+har) {
 		t.Errorf("journal kept: %v, but stderr says to recover it: %v; stderr:\n%s", kept, !kept, stderr)
 	}
+	t.Logf("%d requests, all answered 200; %d recorded before the first failure (%s); live lines at failures %s; exit %d; journal kept for `har recover`: %v",
+		sent, recorded, first.Error[strings.LastIndex(first.Error, ": ")+2:], strings.Join(counts, ", "), code, kept)
 	return recorded
 }
 
