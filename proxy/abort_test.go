@@ -1,8 +1,11 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,5 +78,82 @@ func TestClientAbortCancelsUpstream(t *testing.T) {
 	// The proxy keeps serving.
 	if resp, _ := get(t, p.client(t), tlsUp.URL+"/after"); resp.StatusCode != http.StatusOK {
 		t.Errorf("after: status %d", resp.StatusCode)
+	}
+}
+
+// TestClientLeavesMidDownload: a client that hangs up in the middle of a
+// large streamed response (512 MiB announced or chunked, never sent in
+// full) makes the proxy close the upstream response at once, the exchange
+// is recorded as a client abort with the bytes that were relayed, and the
+// proxy keeps serving: the next request succeeds.
+func TestClientLeavesMidDownload(t *testing.T) {
+	chunk := bytes.Repeat([]byte("z"), 32<<10)
+	const chunks = 1 << 14 // 512 MiB: never sent in full
+	upClosed := make(chan string, 8)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/after" {
+			w.Write([]byte("ok"))
+			return
+		}
+		if r.URL.Query().Get("length") != "" {
+			w.Header().Set("Content-Length", strconv.Itoa(chunks*len(chunk)))
+		}
+		for i := 0; i < chunks; i++ {
+			if _, err := w.Write(chunk); err != nil {
+				upClosed <- r.URL.RawQuery // the proxy closed the upstream connection
+				return
+			}
+		}
+		upClosed <- "sent everything"
+	})
+	tlsUp := newUpstream(t, h, false)
+	plainUp := newPlainUpstream(t, h)
+	p := startProxy(t, Options{RootCAs: rootsOf(tlsUp)})
+	for _, tc := range []struct{ name, url string }{
+		{"intercepted chunked", tlsUp.URL + "/big?chunked=1"},
+		{"intercepted content-length", tlsUp.URL + "/big?length=1"},
+		{"plain chunked", plainUp.URL + "/big?chunked=1"},
+		{"plain content-length", plainUp.URL + "/big?length=1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(p.sink.all())
+			c := p.client(t)
+			resp, err := c.Get(tc.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := io.ReadFull(resp.Body, make([]byte, 2<<20))
+			if err != nil {
+				t.Fatalf("read %d bytes: %v", n, err)
+			}
+			resp.Body.Close() // before EOF: the client closes its connection
+			c.CloseIdleConnections()
+			select {
+			case got := <-upClosed:
+				if got == "sent everything" {
+					t.Fatal("upstream sent all 512 MiB: the proxy kept reading after the client left")
+				}
+			case <-time.After(waitLimit):
+				t.Fatal("upstream still sending after the client left")
+			}
+			x := p.sink.wait(t, before+1)[before]
+			if !x.ClientAborted() || !strings.Contains(x.Error, "response body") {
+				t.Errorf("exchange error %q; want a client abort during the response body (%q...)", x.Error, flow.ClientAbortedPrefix)
+			}
+			if x.Response == nil || x.Response.Status != http.StatusOK || !x.Response.Body.Truncated || x.Response.Body.Size < 2<<20 {
+				t.Errorf("exchange response %+v; want 200, truncated, at least the 2 MiB the client read", x.Response)
+			}
+			// The proxy keeps serving.
+			if resp, b := get(t, p.client(t), strings.Split(tc.url, "/big")[0]+"/after"); resp.StatusCode != http.StatusOK || string(b) != "ok" {
+				t.Errorf("next request: got %d %q, want 200 ok", resp.StatusCode, b)
+			}
+			if x := p.sink.wait(t, before+2)[before+1]; x.Error != "" || x.Request.URL.Path != "/after" {
+				t.Errorf("next exchange: %s error %q; want /after without error", x.Request.URL.Path, x.Error)
+			}
+		})
+	}
+	p.sink.checkOnce(t)
+	if n := len(p.sink.all()); n != 8 {
+		t.Errorf("exchanges: got %d, want 8 (one per request)", n)
 	}
 }

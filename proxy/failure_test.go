@@ -265,6 +265,10 @@ func TestSlowloris(t *testing.T) {
 		}
 		dribble(t, tc)
 	})
+	// The proxy keeps serving everyone else.
+	if resp, _ := get(t, p.client(t), up.URL+"/after"); resp.StatusCode != http.StatusOK {
+		t.Errorf("request after the slow clients: status %d, want 200", resp.StatusCode)
+	}
 }
 
 // TestIdleTimeout: an intercepted tunnel idle after its exchange is closed
@@ -299,6 +303,10 @@ func TestIdleTimeout(t *testing.T) {
 	io.Copy(io.Discard, resp.Body)
 	if err := waitClosed(c); err != nil {
 		t.Errorf("idle plain connection: %v", err)
+	}
+	// Closing idle connections costs nobody an answer.
+	if resp, _ := get(t, p.client(t), up.URL+"/after"); resp.StatusCode != http.StatusOK {
+		t.Errorf("request after the idle connections closed: status %d, want 200", resp.StatusCode)
 	}
 }
 

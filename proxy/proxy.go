@@ -121,6 +121,11 @@ type Options struct {
 	// Logger receives proxy-internal events (listener errors, client TLS
 	// handshake failures); the zero Logger discards them.
 	Logger zerolog.Logger
+	// IdleRelease, when positive, returns the memory a burst of traffic
+	// left behind to the operating system once no exchange has started
+	// for between one and two IdleRelease (runtime/debug.FreeOSMemory,
+	// once per idle period); zero leaves it to the Go runtime (minutes).
+	IdleRelease time.Duration
 }
 
 // Server is a running (or ready to run) proxy. Create it with New.
@@ -155,6 +160,8 @@ type Server struct {
 
 	upstreamConns atomic.Int64 // open upstream connections (for /debug/vars)
 	serveOnce     sync.Once
+	idleStop      chan struct{} // closed by Shutdown: ends releaseWhenIdle
+	idleStopOnce  sync.Once
 
 	mu    sync.Mutex
 	conns map[*clientConn]struct{}
@@ -210,14 +217,15 @@ func New(opts Options) (*Server, error) {
 	}
 
 	s := &Server{
-		opts:    opts,
-		minter:  opts.Minter,
-		sink:    opts.Sink,
-		log:     opts.Logger,
-		bodyCap: max(opts.BodyCap, 0),
-		idle:    max(opts.IdleTimeout, 0),
-		header:  max(opts.HeaderTimeout, 0),
-		conns:   make(map[*clientConn]struct{}),
+		opts:     opts,
+		minter:   opts.Minter,
+		sink:     opts.Sink,
+		log:      opts.Logger,
+		bodyCap:  max(opts.BodyCap, 0),
+		idle:     max(opts.IdleTimeout, 0),
+		header:   max(opts.HeaderTimeout, 0),
+		conns:    make(map[*clientConn]struct{}),
+		idleStop: make(chan struct{}),
 	}
 	if s.minter == nil {
 		s.minter = certs.NewMinter(opts.CA, 0)
@@ -388,6 +396,9 @@ func (s *Server) Serve(l net.Listener) error {
 	if !first {
 		return errors.New("proxy: Serve called twice")
 	}
+	if s.opts.IdleRelease > 0 {
+		go s.releaseWhenIdle(s.opts.IdleRelease, s.idleStop)
+	}
 	a := l.Addr()
 	s.self.Store(newSelfAddrs(a))
 	s.addr.Store(&a)
@@ -425,6 +436,7 @@ func (s *Server) Minter() *certs.Minter { return s.minter }
 // upstream response headers may reach the sink after Shutdown returned.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutting.Store(true)
+	s.idleStopOnce.Do(func() { close(s.idleStop) })
 	err := s.srv.Shutdown(ctx)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

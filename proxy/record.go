@@ -396,7 +396,13 @@ func (e *exchange) finish(bodyErr error, end time.Time) {
 		if len(e.resp.Trailer) > 0 {
 			r.Trailer = e.resp.Trailer
 		}
-		if bodyErr != nil && bodyErr != io.EOF && bodyErr != errClosedEarly && !clientGone(e.resp) {
+		switch {
+		case bodyErr == errClosedEarly && !e.s.shutting.Load(), bodyErr != nil && bodyErr != io.EOF && clientGone(e.resp):
+			// The relay stopped because writing to the client failed: the
+			// client left mid-download. Closing the body closed the
+			// upstream response; the exchange says whose doing it was.
+			x.Error = flow.ClientAbortedPrefix + "the client closed the connection while " + hostPort(x.Request.URL) + " sent the response body; the upstream response was closed"
+		case bodyErr != nil && bodyErr != io.EOF && bodyErr != errClosedEarly:
 			reason, status := describeUpstreamError(bodyErr, 0)
 			x.Error = "oauthproxy: upstream " + hostPort(x.Request.URL) + ": response body: " + reason
 			x.ErrorType = status

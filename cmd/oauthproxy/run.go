@@ -394,6 +394,9 @@ func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 		Sink:                queue,
 		Site:                site,
 		Logger:              internal,
+		// After a burst, memory goes back to the system within a minute
+		// instead of several (docs/reliability.md, "Memory after load").
+		IdleRelease: 30 * time.Second,
 		// The counters page (/debug/vars) shows these next to the proxy's own.
 		Vars: func() map[string]int64 {
 			v := map[string]int64{"queue_depth": int64(queue.Len()), "queue_bytes": queue.Bytes()}
