@@ -389,12 +389,26 @@ func responseParams(x *flow.Exchange) (params, *url.URL) {
 	return nil, nil
 }
 
+// asciiLower lower-cases A-Z and keeps every other byte, so the result is
+// as long as s, byte for byte.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
 // formPost reads an auto-submitting response_mode=form_post page: the form
 // action and its hidden inputs. It is tolerant: attributes in any order,
 // single, double or no quotes.
 func formPost(body []byte, base *url.URL) (params, *url.URL) {
 	s := string(body)
-	low := strings.ToLower(s)
+	// ASCII-only lower case: strings.ToLower turns invalid UTF-8 into
+	// U+FFFD (3 bytes), and indexes into low must hold for s (FuzzFormPost).
+	low := asciiLower(s)
 	i := strings.Index(low, "<form")
 	if i < 0 {
 		return nil, nil
@@ -440,7 +454,7 @@ func formPost(body []byte, base *url.URL) (params, *url.URL) {
 // attr returns the value of attribute name in an HTML start tag ("" when
 // absent).
 func attr(tag, name string) string {
-	low := strings.ToLower(tag)
+	low := asciiLower(tag) // indexes into low hold for tag
 	for from := 0; ; {
 		i := strings.Index(low[from:], name)
 		if i < 0 {
