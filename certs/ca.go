@@ -225,18 +225,10 @@ func awaitCA(certFile, keyFile string, limit time.Duration) (*CA, error) {
 // matches the certificate and that the certificate is a CA able to sign
 // certificates and still valid.
 func Load(certFile, keyFile string) (*CA, error) {
-	certData, err := os.ReadFile(certFile)
+	ca, err := LoadCert(certFile)
 	if err != nil {
-		return nil, fmt.Errorf("certs: load CA certificate %s: %w", certFile, err)
+		return nil, err
 	}
-	cert, err := parseCertPEM(certData)
-	if err != nil {
-		return nil, fmt.Errorf("certs: load CA certificate %s: %w", certFile, err)
-	}
-	if err := checkCA(cert, time.Now()); err != nil {
-		return nil, fmt.Errorf("certs: CA certificate %s: %w", certFile, err)
-	}
-
 	if err := checkKeyPerm(keyFile); err != nil {
 		return nil, err
 	}
@@ -248,17 +240,12 @@ func Load(certFile, keyFile string) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certs: load CA key %s: %w", keyFile, err)
 	}
-	pub, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+	pub, ok := ca.Cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || !pub.Equal(key.Public()) {
 		return nil, fmt.Errorf("certs: CA key does not match certificate %s (key %s)", certFile, keyFile)
 	}
-	return &CA{
-		Cert:     cert,
-		Key:      key,
-		CertPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}),
-		CertFile: certFile,
-		KeyFile:  keyFile,
-	}, nil
+	ca.Key, ca.KeyFile = key, keyFile
+	return ca, nil
 }
 
 // LoadCert loads a CA certificate without its key, for trusting it only
