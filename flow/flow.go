@@ -244,9 +244,18 @@ const ClientAbortedPrefix = "oauthproxy: client aborted: "
 // ClientAborted reports whether the client gave up on the exchange.
 func (x *Exchange) ClientAborted() bool { return strings.HasPrefix(x.Error, ClientAbortedPrefix) }
 
-// Failed reports whether the exchange ended in an upstream error or a 4xx/5xx status.
+// Failed reports whether the exchange failed: the server answered 4xx/5xx,
+// no answer came (an upstream error, or a client that left before the
+// status), or the upstream broke off a 1xx-3xx answer. A client that left
+// after the server answered below 400 (a tab closed during a large
+// download, a browser cancelling a redirect it no longer follows) is not a
+// failure of the exchange: the server's answer stands, and ClientAborted
+// still says that the client left.
 func (x *Exchange) Failed() bool {
-	return x.Error != "" || (x.Response != nil && x.Response.Status >= 400)
+	if r := x.Response; r != nil && r.Status > 0 {
+		return r.Status >= 400 || (x.Error != "" && !x.ClientAborted())
+	}
+	return x.Error != ""
 }
 
 // Sink consumes finished exchanges. Implementations must be safe for
