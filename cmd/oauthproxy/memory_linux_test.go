@@ -123,8 +123,9 @@ const maxDiffRSS = 200 << 20
 // token requests, the rest API calls with 1 KB JSON bodies; secrets as the
 // proxy's fingerprints; B from another egress address, its token requests
 // refused with 403) peaks under 200 MiB resident, measured by the kernel
-// (the child's rusage maxrss). It also checks the report names the
-// refusal, so a diff that read nothing cannot pass.
+// (the child's rusage maxrss), with the text and the JSON report. It also
+// checks the report counts both sides and names the refusal, so a diff
+// that read nothing cannot pass.
 func TestDiffPeakRSS(t *testing.T) {
 	bin := plainBinary(t)
 	dir := t.TempDir()
@@ -146,32 +147,42 @@ func TestDiffPeakRSS(t *testing.T) {
 	}
 	gen := time.Since(start)
 
-	out := &countWriter{}
-	var stderr bytes.Buffer
-	cmd := exec.Command(bin, "diff", files[0], files[1])
-	cmd.Stdout, cmd.Stderr = out, &stderr
-	start = time.Now()
-	err := cmd.Run()
-	wall := time.Since(start)
-	if err != nil {
-		t.Fatalf("oauthproxy diff: %v\nstderr:\n%s\nstdout (start):\n%s", err, stderr.String(), out.head.String())
-	}
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		t.Fatalf("no rusage for the child (%T)", cmd.ProcessState.SysUsage())
-	}
-	peak := ru.Maxrss * 1024 // KiB on Linux
-	report := out.head.String()
-	t.Logf("2 x %d entries (%s on disk, generated in %s): diff peak RSS %s (%d KiB), wall %s, user CPU %s, %d bytes of report",
-		n, mib(size), gen.Round(100*time.Millisecond), mib(peak), ru.Maxrss, wall.Round(100*time.Millisecond),
-		time.Duration(ru.Utime.Nano()).Round(100*time.Millisecond), out.n)
-	for _, want := range []string{"A: 100000 exchanges", "B: 100000 exchanges", "403"} {
-		if !strings.Contains(report, want) {
-			t.Errorf("report does not say %q; start of it:\n%s", want, report[:min(len(report), 2000)])
-		}
-	}
-	if peak >= maxDiffRSS {
-		t.Errorf("diff peak RSS %s, want under %s", mib(peak), mib(maxDiffRSS))
+	t.Logf("2 x %d entries, %s on disk, generated in %s", n, mib(size), gen.Round(100*time.Millisecond))
+	for _, tc := range []struct {
+		format string
+		want   []string // in the first 64 KiB of the report
+	}{
+		{"text", []string{"A: 100000 exchanges", "B: 100000 exchanges", "403", "ip-not-allowlisted"}},
+		{"json", []string{`"exchanges": 100000`, `ip-not-allowlisted`}},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			out := &countWriter{}
+			var stderr bytes.Buffer
+			cmd := exec.Command(bin, "diff", "--format", tc.format, files[0], files[1])
+			cmd.Stdout, cmd.Stderr = out, &stderr
+			start := time.Now()
+			err := cmd.Run()
+			wall := time.Since(start)
+			if err != nil {
+				t.Fatalf("oauthproxy diff: %v\nstderr:\n%s\nstdout (start):\n%s", err, stderr.String(), out.head.String())
+			}
+			ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+			if !ok {
+				t.Fatalf("no rusage for the child (%T)", cmd.ProcessState.SysUsage())
+			}
+			peak := ru.Maxrss * 1024 // KiB on Linux
+			t.Logf("diff --format %s: peak RSS %s (%d KiB), wall %s, user CPU %s, %s of report",
+				tc.format, mib(peak), ru.Maxrss, wall.Round(100*time.Millisecond), time.Duration(ru.Utime.Nano()).Round(100*time.Millisecond), mib(out.n))
+			report := out.head.String()
+			for _, want := range tc.want {
+				if !strings.Contains(report, want) {
+					t.Errorf("report does not say %s; start of it:\n%s", want, report[:min(len(report), 2000)])
+				}
+			}
+			if peak >= maxDiffRSS {
+				t.Errorf("diff peak RSS %s, want under %s", mib(peak), mib(maxDiffRSS))
+			}
+		})
 	}
 }
 
