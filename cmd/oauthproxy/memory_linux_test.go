@@ -456,7 +456,7 @@ func TestMemoryReturnedAfterLoad(t *testing.T) {
 			p := startPlainProxy(t, []string{idleReleaseEnv + "=" + idleReleaseForTest.String()},
 				append([]string{"--no-ledger", "--log-format", "json", "--upstream-ca", up.caFile}, tc.args...)...)
 			pid := p.cmd.Process.Pid
-			proxyVars(t, p.addr) // the page's own first allocations
+			startVars := proxyVars(t, p.addr) // also the page's own first allocations
 			start := procStatus(t, pid)
 
 			res := runLoad(t, p, up, 64, 2, load)
@@ -483,9 +483,11 @@ func TestMemoryReturnedAfterLoad(t *testing.T) {
 			heap := v["heap_alloc_bytes"]
 			t.Logf("load %s: %d requests (%d token exchanges, %d new connections), %d errors; exchanges started %d",
 				load, res.requests.Load(), res.tokens.Load(), res.newConns.Load(), res.errors.Load(), v["exchanges_started"])
-			t.Logf("VmRSS start %s, end of load %s (peak VmHWM %s), after the idle release %s (RssAnon %s, RssFile %s); live heap %s in spans of %s (end of load %s), goroutines %d, releases %d",
+			t.Logf("VmRSS start %s, end of load %s (peak VmHWM %s), after the idle release %s (RssAnon %s, RssFile %s); live heap %s in spans of %s (start %s, end of load %s), releases %d",
 				mib(start["VmRSS"]), mib(atEnd["VmRSS"]), mib(atEnd["VmHWM"]), mib(idle["VmRSS"]), mib(idle["RssAnon"]), mib(idle["RssFile"]),
-				mib(heap), mib(v["heap_inuse_bytes"]), mib(endVars["heap_alloc_bytes"]), v["goroutines"], v["idle_releases"])
+				mib(heap), mib(v["heap_inuse_bytes"]), mib(startVars["heap_alloc_bytes"]), mib(endVars["heap_alloc_bytes"]), v["idle_releases"])
+			t.Logf("goroutines %d at start, %d after (client connections %d, upstream connections %d: the idle pool, closed after 90 s)",
+				startVars["goroutines"], v["goroutines"], v["client_conns"], v["upstream_conns"])
 			if idle["VmRSS"] >= atEnd["VmRSS"] {
 				t.Errorf("VmRSS after the idle release %s, want below the %s at the end of the load", mib(idle["VmRSS"]), mib(atEnd["VmRSS"]))
 			}
