@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -228,30 +227,26 @@ func proxyVars(t *testing.T, addr string) map[string]int64 {
 
 // plainProxy is `oauthproxy run` of the plain binary in a child process.
 type plainProxy struct {
-	cmd      *exec.Cmd
-	addr     string
-	dataDir  string
-	stderr   string // file
-	done     chan struct{}
-	exitCode int
+	cmd     *exec.Cmd
+	addr    string
+	dataDir string
+	stderr  *syncBuffer
+	done    chan int // the exit code
+	stopped bool
 }
 
 // startPlainProxy starts the plain binary's `run` on a free loopback port
-// with env added to its environment, and waits until it listens.
+// with env added to its environment, and waits until it listens. Its live
+// log goes to a file.
 func startPlainProxy(t *testing.T, env []string, args ...string) *plainProxy {
 	t.Helper()
 	dir := t.TempDir()
-	p := &plainProxy{addr: freeAddr(t), dataDir: filepath.Join(dir, "data"), stderr: filepath.Join(dir, "stderr"), done: make(chan struct{})}
+	p := &plainProxy{addr: freeAddr(t), dataDir: filepath.Join(dir, "data"), stderr: &syncBuffer{}, done: make(chan int, 1)}
 	logf, err := os.Create(filepath.Join(dir, "log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	errf, err := os.Create(p.stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer logf.Close()
-	defer errf.Close()
 	p.cmd = exec.Command(plainBinary(t), append([]string{"run", "--listen", p.addr, "--data-dir", p.dataDir}, args...)...)
 	// The proxy's own GC settings, not the test runner's.
 	for _, kv := range os.Environ() {
@@ -260,45 +255,25 @@ func startPlainProxy(t *testing.T, env []string, args ...string) *plainProxy {
 		}
 	}
 	p.cmd.Env = append(p.cmd.Env, env...)
-	p.cmd.Stdout, p.cmd.Stderr = logf, errf // files: no copying goroutine in this process
+	p.cmd.Stdout, p.cmd.Stderr = logf, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func() {
 		p.cmd.Wait()
-		p.exitCode = p.cmd.ProcessState.ExitCode()
-		close(p.done)
+		p.done <- p.cmd.ProcessState.ExitCode()
 	}()
 	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
+		if !p.stopped {
 			p.cmd.Process.Kill()
-			<-p.done
+			select { // waitListening may have taken the exit code
+			case <-p.done:
+			case <-time.After(10 * time.Second):
+			}
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		c, err := net.Dial("tcp", p.addr)
-		if err == nil {
-			c.Close()
-			return p
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("proxy exited with %d before listening: %s", p.exitCode, p.stderrText())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("proxy did not listen on %s: %s", p.addr, p.stderrText())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (p *plainProxy) stderrText() string {
-	b, _ := os.ReadFile(p.stderr)
-	return string(b)
+	waitListening(t, p.addr, p.done, p.stderr)
+	return p
 }
 
 // stop interrupts the proxy and waits (bounded) for it to exit.
@@ -306,9 +281,10 @@ func (p *plainProxy) stop(t *testing.T) {
 	t.Helper()
 	p.cmd.Process.Signal(os.Interrupt)
 	select {
-	case <-p.done:
-		if p.exitCode != 0 {
-			t.Errorf("proxy exited with %d: %s", p.exitCode, p.stderrText())
+	case code := <-p.done:
+		p.stopped = true
+		if code != 0 {
+			t.Errorf("proxy exited with %d: %s", code, p.stderr.String())
 		}
 	case <-time.After(60 * time.Second):
 		t.Errorf("proxy did not shut down within 60 s of an interrupt")
