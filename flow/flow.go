@@ -29,7 +29,10 @@ type Exchange struct {
 	Request  Request   `json:"request"`
 	Response *Response `json:"response,omitempty"`
 	// Error is set when no response came back from upstream (TLS failure,
-	// reset, timeout, DNS...); it is the text shown to the client in the 502.
+	// reset, timeout, DNS...; it is the text shown to the client in the
+	// 502), when upstream broke off the response body, or when the client
+	// left (ClientAbortedPrefix), before or after the response's status.
+	// Failed says whether the exchange failed.
 	Error string `json:"error,omitempty"`
 	// ErrorType names the class of Error for machines: the RFC 9209
 	// Proxy-Status error type the proxy sent in its 502
