@@ -70,7 +70,7 @@ func plainBinary(t *testing.T) string {
 			}
 		}
 		plainBin.path = out
-		fmt.Fprintf(os.Stderr, "built %s without -race in %s\n", out, time.Since(start).Round(100*time.Millisecond))
+		t.Logf("built %s without -race in %s", out, time.Since(start).Round(100*time.Millisecond))
 	})
 	if plainBin.err != nil {
 		t.Fatalf("build the plain binary: %v", plainBin.err)
