@@ -464,3 +464,27 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestClientAbortNotAFailure: a client that left after the server
+// answered below 400 (B's app closed the connection during a 200) is not a
+// failing side; one that left before any answer is (nothing came back).
+func TestClientAbortNotAFailure(t *testing.T) {
+	abort := func(msg string) opt { return func(x *flow.Exchange) { x.Error = flow.ClientAbortedPrefix + msg } }
+	tests := []struct {
+		name        string
+		b           *flow.Exchange
+		wantFailure bool
+	}{
+		{"abort after 200", tokenReq(0, "client_credentials", ok(), abort("the client closed the connection while idp.test:443 sent the response body")), false},
+		{"abort before the answer", tokenReq(0, "client_credentials", abort("the client closed the connection before idp.test:443 answered")), true},
+		{"abort after 403", tokenReq(0, "client_credentials", respond(403, "text/html", "<html>Forbidden</html>", 0), abort("the client closed the connection while idp.test:443 sent the response body")), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Compare([]*flow.Exchange{tokenReq(0, "client_credentials", ok())}, []*flow.Exchange{tt.b}, Options{NameA: "a", NameB: "b"})
+			if r.Failure != tt.wantFailure || (r.B.Failed == 1) != tt.wantFailure {
+				t.Errorf("got failure %v, B failed %d (headline %q); want failure %v", r.Failure, r.B.Failed, r.Headline, tt.wantFailure)
+			}
+		})
+	}
+}

@@ -29,7 +29,10 @@ type Exchange struct {
 	Request  Request   `json:"request"`
 	Response *Response `json:"response,omitempty"`
 	// Error is set when no response came back from upstream (TLS failure,
-	// reset, timeout, DNS...); it is the text shown to the client in the 502.
+	// reset, timeout, DNS...; it is the text shown to the client in the
+	// 502), when upstream broke off the response body, or when the client
+	// left (ClientAbortedPrefix), before or after the response's status.
+	// Failed says whether the exchange failed.
 	Error string `json:"error,omitempty"`
 	// ErrorType names the class of Error for machines: the RFC 9209
 	// Proxy-Status error type the proxy sent in its 502
@@ -244,9 +247,18 @@ const ClientAbortedPrefix = "oauthproxy: client aborted: "
 // ClientAborted reports whether the client gave up on the exchange.
 func (x *Exchange) ClientAborted() bool { return strings.HasPrefix(x.Error, ClientAbortedPrefix) }
 
-// Failed reports whether the exchange ended in an upstream error or a 4xx/5xx status.
+// Failed reports whether the exchange failed: the server answered 4xx/5xx,
+// no answer came (an upstream error, or a client that left before the
+// status), or the upstream broke off a 1xx-3xx answer. A client that left
+// after the server answered below 400 (a tab closed during a large
+// download, a browser cancelling a redirect it no longer follows) is not a
+// failure of the exchange: the server's answer stands, and ClientAborted
+// still says that the client left.
 func (x *Exchange) Failed() bool {
-	return x.Error != "" || (x.Response != nil && x.Response.Status >= 400)
+	if r := x.Response; r != nil && r.Status > 0 {
+		return r.Status >= 400 || (x.Error != "" && !x.ClientAborted())
+	}
+	return x.Error != ""
 }
 
 // Sink consumes finished exchanges. Implementations must be safe for

@@ -20,6 +20,13 @@ func TestFailed(t *testing.T) {
 		{"503", Exchange{Response: &Response{Status: 503}}, true},
 		{"upstream error", Exchange{Error: "dial tcp: refused"}, true},
 		{"no response yet", Exchange{}, false},
+		{"client aborted after 200", Exchange{Response: &Response{Status: 200}, Error: ClientAbortedPrefix + "the client closed the connection while idp.example:443 sent the response body"}, false},
+		{"client aborted after 302", Exchange{Response: &Response{Status: 302}, Error: ClientAbortedPrefix + "the client closed the connection while idp.example:443 sent the response body"}, false},
+		{"client aborted after 403", Exchange{Response: &Response{Status: 403}, Error: ClientAbortedPrefix + "the client closed the connection while idp.example:443 sent the response body"}, true},
+		{"client aborted before the answer", Exchange{Error: ClientAbortedPrefix + "the client closed the connection before idp.example:443 answered"}, true},
+		{"upstream reset after 200", Exchange{Response: &Response{Status: 200}, Error: "oauthproxy: upstream idp.example:443: response body: connection reset by peer"}, true},
+		{"upstream reset after 302", Exchange{Response: &Response{Status: 302}, Error: "oauthproxy: upstream idp.example:443: response body: connection reset by peer"}, true},
+		{"no status read from a capture", Exchange{Response: &Response{}, Error: "no response"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -135,8 +135,11 @@ func (in *Inspector) startLogin(c *ctx, a *authReq) {
 
 	r := x.Response
 	switch {
-	case x.Error != "" || r == nil:
-		if x.Error != "" {
+	case r == nil || r.Status < 400 && x.Failed():
+		// No answer, or an upstream that broke off its answer. A client
+		// that left after a 1xx-3xx answer (a browser no longer following
+		// a redirect) did not fail the login: its Location is read below.
+		if x.Failed() {
 			a.failed, a.ended = true, true
 			in.endTrace(x, a)
 		}

@@ -736,3 +736,96 @@ func TestGuessedScope(t *testing.T) {
 		})
 	}
 }
+
+// aborted marks x as left by its client mid-body, as the proxy does.
+func aborted(x *flow.Exchange) *flow.Exchange {
+	x.Error = flow.ClientAbortedPrefix + "the client closed the connection while " + x.Request.URL.Host + ":443 sent the response body; the upstream response was closed"
+	return x
+}
+
+// TestClientAbortedHops: a client that leaves an exchange after the server
+// answered below 400 (a browser cancelling a redirect it no longer
+// follows, a tab closed during a login page's large script) does not fail
+// the login: the trace reads on, a 3xx still carries its Location and
+// code, and the token request links to the login with certainty. An
+// aborted authorize request that got 403 still ends the login failed.
+func TestClientAbortedHops(t *testing.T) {
+	const happy = "login idp.example.com: authorize → 3 hops → callback → token 200 ok"
+	// The script is tied to the login by its Referer, a hop like the others.
+	const withScript = "login idp.example.com: authorize → 4 hops → callback → token 200 ok"
+	tests := []struct {
+		name  string
+		abort int // index in login() of the aborted exchange
+		// script: a large script of the login page, aborted, before the POST.
+		script bool
+	}{
+		{"authorize's 302 to the login page", 1, false},
+		{"login page", 2, false},
+		{"login POST's 302", 3, false},
+		{"final redirect with the code", 4, false},
+		{"login page's script", -1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScen()
+			in := New(Options{})
+			xs := s.login()
+			var script *flow.Exchange
+			if tt.abort >= 0 {
+				aborted(xs[tt.abort])
+			}
+			if tt.script {
+				script = aborted(exch("GET", s.issuer+"/static/login.js", at(-29*time.Second),
+					resp(200, "application/javascript", strings.Repeat("var x=1;", 512)),
+					hdr("Referer", s.issuer+"/login?authRequestID=ar-"+s.state)))
+				xs = append(xs[:3], append([]*flow.Exchange{script}, xs[3:]...)...)
+			}
+			x := s.token(s.tokenParams())
+			inspectAll(in, append(xs, x)...)
+			for _, h := range xs {
+				if h.Error != "" && h.Failed() {
+					t.Errorf("%s %s: Failed() = true for a client abort after %d", h.Request.Method, h.Request.URL, h.Response.Status)
+				}
+				if h.OAuth.LoginTrace != "" {
+					t.Errorf("%s %s: got trace %q, want none (the login did not end there)", h.Request.Method, h.Request.URL, h.OAuth.LoginTrace)
+				}
+			}
+			if script != nil && script.OAuth.Diagnosis != nil {
+				t.Errorf("aborted script: got diagnosis %s, want none", script.OAuth.Diagnosis.Cause)
+			}
+			if x.OAuth.Login != xs[1].ID || x.OAuth.LoginLink != flow.LinkCertain {
+				t.Errorf("token: got login %q link %q, want %q certain", x.OAuth.Login, x.OAuth.LoginLink, xs[1].ID)
+			}
+			want := happy
+			if tt.script {
+				want = withScript
+			}
+			if x.OAuth.LoginTrace != want {
+				t.Errorf("trace: got %q, want %q", x.OAuth.LoginTrace, want)
+			}
+		})
+	}
+	t.Run("authorize answered 403 and aborted", func(t *testing.T) {
+		s := newScen()
+		in := New(Options{})
+		authz := aborted(exch("GET", s.issuer+"/authorize?"+s.authParams().encode(),
+			resp(403, "text/html", "<html><title>Attention Required! | Cloudflare</title><body>Sorry, you have been blocked. Cloudflare Ray ID: 8a1b2c3d4e5f6a7b</body></html>", "Server", "cloudflare", "CF-RAY", "8a1b2c3d4e5f6a7b-FRA")))
+		inspectAll(in, s.discovery(), authz)
+		if !authz.Failed() {
+			t.Errorf("Failed() = false, want true (403)")
+		}
+		if authz.OAuth.Diagnosis == nil {
+			t.Fatalf("got no diagnosis of the failed authorize request")
+		}
+		want := "login idp.example.com: authorize 403 " + authz.OAuth.Diagnosis.Cause
+		if authz.OAuth.LoginTrace != want {
+			t.Errorf("trace: got %q, want %q", authz.OAuth.LoginTrace, want)
+		}
+		// The login is over: a token request is not tied to it for certain.
+		x := s.token(s.tokenParams())
+		inspectAll(in, x)
+		if x.OAuth.LoginLink == flow.LinkCertain {
+			t.Errorf("token: got a certain link to login %q after a failed authorize", x.OAuth.Login)
+		}
+	})
+}

@@ -143,6 +143,9 @@ func TestClientLeavesMidDownload(t *testing.T) {
 			if x.Response == nil || x.Response.Status != http.StatusOK || !x.Response.Body.Truncated || x.Response.Body.Size < 2<<20 {
 				t.Errorf("exchange response %+v; want 200, truncated, at least the 2 MiB the client read", x.Response)
 			}
+			if x.Failed() {
+				t.Errorf("Failed() = true; want false: the server answered 200, only the client left")
+			}
 			// The proxy keeps serving.
 			if resp, b := get(t, p.client(t), strings.Split(tc.url, "/big")[0]+"/after"); resp.StatusCode != http.StatusOK || string(b) != "ok" {
 				t.Errorf("next request: got %d %q, want 200 ok", resp.StatusCode, b)

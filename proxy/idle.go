@@ -33,6 +33,7 @@ func (s *Server) releaseWhenIdle(every time.Duration, stop <-chan struct{}) {
 		if !released && s.inflight.Load() == 0 {
 			freeOSMemory()
 			released = true
+			s.idleReleases.Add(1)
 		}
 	}
 }

@@ -55,4 +55,9 @@ func TestIdleRelease(t *testing.T) {
 	if n := calls.Load(); n != 2 {
 		t.Errorf("released %d times after two bursts; want 2", n)
 	}
+	// The counters page says so (the memory test of the real binary
+	// waits for it).
+	if got := p.Vars()["idle_releases"]; got != calls.Load() {
+		t.Errorf("idle_releases = %d, want %d", got, calls.Load())
+	}
 }

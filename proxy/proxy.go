@@ -161,6 +161,7 @@ type Server struct {
 	upstreamConns atomic.Int64 // open upstream connections (for /debug/vars)
 	serveOnce     sync.Once
 	idleStop      chan struct{} // closed by Shutdown: ends releaseWhenIdle
+	idleReleases  atomic.Int64  // memory releases after a burst (for /debug/vars)
 	idleStopOnce  sync.Once
 
 	mu    sync.Mutex

@@ -13,7 +13,10 @@ const VarsPath = "/debug/vars"
 
 // Vars returns the proxy's counters: goroutines of the process, open
 // client and upstream connections, exchanges recorded but not yet handed to
-// the sink, open passthrough tunnels, the heap in use, plus Options.Vars.
+// the sink, open passthrough tunnels, the heap (allocated, and in spans in
+// use: the difference is fragmentation), the times memory was
+// returned to the system after a burst (Options.IdleRelease), plus
+// Options.Vars.
 func (s *Server) Vars() map[string]int64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -27,7 +30,9 @@ func (s *Server) Vars() map[string]int64 {
 		"inflight":          s.inflight.Load(),
 		"tunnels":           s.tunnels.Load(),
 		"heap_alloc_bytes":  int64(ms.HeapAlloc),
+		"heap_inuse_bytes":  int64(ms.HeapInuse),
 		"exchanges_started": s.seq.Load(),
+		"idle_releases":     s.idleReleases.Load(),
 	}
 	if s.opts.Vars != nil {
 		for k, n := range s.opts.Vars() {

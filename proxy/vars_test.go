@@ -36,7 +36,7 @@ func TestVarsPage(t *testing.T) {
 			if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
 				t.Fatalf("body %q: %v", w.Body, err)
 			}
-			for _, k := range []string{"goroutines", "client_conns", "upstream_conns", "inflight", "heap_alloc_bytes"} {
+			for _, k := range []string{"goroutines", "client_conns", "upstream_conns", "inflight", "heap_alloc_bytes", "heap_inuse_bytes", "idle_releases"} {
 				if _, ok := v[k]; !ok {
 					t.Errorf("no %q in %v", k, v)
 				}

@@ -89,7 +89,7 @@ func runDiff(e *env, args []string) error {
 	}
 	rep := diff.CompareCaptures(a, b)
 	if *format == "json" {
-		return writeJSON(e.stdout, rep)
+		return rep.WriteJSON(e.stdout)
 	}
 	return rep.WriteText(e.stdout)
 }

@@ -43,7 +43,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(proxyChildEnv); spec != "" {
 		os.Exit(childMain(spec))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removePlainBinary()
+	os.Exit(code)
 }
 
 func childMain(spec string) int {

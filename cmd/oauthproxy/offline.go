@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -281,11 +280,4 @@ func (p *progress) done() {
 		fmt.Fprintf(p.e.stderr, "\ranalyzing: 100%% (%d MiB)            \n", p.total>>20)
 		p.shown = false
 	}
-}
-
-// writeJSON prints v as indented JSON.
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

@@ -58,7 +58,8 @@ Environment:
   OTEL_EXPORTER_OTLP_HEADERS  K=V,K2=V2 headers for --otlp when no --otlp-header is given (keeps them out of ps)
   SSL_CERT_FILE            CA bundle trusted upstream, as for any Go program
   GOGC                     garbage collector target; the proxy uses 200 when unset
-  OAUTHPROXY_CPUPROFILE    write a CPU profile of the run to this file (for performance work)`,
+  OAUTHPROXY_CPUPROFILE    write a CPU profile of the run to this file (for performance work)
+  OAUTHPROXY_IDLE_RELEASE_AFTER  idle time after traffic before memory is returned to the system (30s; for tests)`,
 		run: runProxy,
 	})
 }
@@ -230,6 +231,10 @@ func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 	if err != nil {
 		return usagef("--log-format %q: want console or json", f.logFormat)
 	}
+	idleRelease, err := idleReleaseAfter(e.getenv(idleReleaseEnv))
+	if err != nil {
+		return err
+	}
 	var scope capture.Scope
 	switch f.harScope {
 	case "all":
@@ -394,9 +399,7 @@ func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 		Sink:                queue,
 		Site:                site,
 		Logger:              internal,
-		// After a burst, memory goes back to the system within a minute
-		// instead of several (docs/reliability.md, "Memory after load").
-		IdleRelease: 30 * time.Second,
+		IdleRelease:         idleRelease,
 		// The counters page (/debug/vars) shows these next to the proxy's own.
 		Vars: func() map[string]int64 {
 			v := map[string]int64{"queue_depth": int64(queue.Len()), "queue_bytes": queue.Bytes()}
