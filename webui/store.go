@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"bytes"
 	"net/url"
 	"sort"
 	"strconv"
@@ -56,7 +57,8 @@ type Row struct {
 	Cause string `json:"cause,omitempty"`
 }
 
-// rowOf builds the redacted row of x.
+// rowOf builds the redacted row of x. Its strings share memory where they
+// can: Host and Path are slices of URL, the badge names the row's cause.
 func rowOf(x *flow.Exchange) Row {
 	r := Row{
 		ID:         x.ID,
@@ -74,29 +76,42 @@ func rowOf(x *flow.Exchange) Row {
 	if u := x.Request.URL; u != nil {
 		ru := redact.URL(u)
 		r.URL = ru.String()
-		r.Host = ru.Host
-		r.Path = ru.EscapedPath()
+		r.Host = within(r.URL, ru.Host)
+		path := ru.EscapedPath()
 		if ru.RawQuery != "" {
-			r.Path += "?" + ru.RawQuery
+			path += "?" + ru.RawQuery
 		}
+		r.Path = within(r.URL, path)
 	}
 	if x.Response != nil {
 		r.Status = x.Response.Status
 	}
-	for _, f := range x.OAuth.Findings {
-		r.Findings = append(r.Findings, Brief{ID: f.ID, Severity: string(f.Severity)})
+	if len(x.OAuth.Findings) > 0 {
+		r.Findings = make([]Brief, len(x.OAuth.Findings))
+		for i, f := range x.OAuth.Findings {
+			r.Findings[i] = Brief{ID: f.ID, Severity: string(f.Severity)}
+		}
 	}
 	if d := x.OAuth.Diagnosis; d != nil {
 		r.Cause = string(d.Category) + "/" + d.Cause
 	}
-	r.Badge = badgeOf(x)
+	r.Badge = badgeOf(x, r.Cause)
 	return r
+}
+
+// within returns sub as a slice of s when s contains it (no copy kept),
+// else sub.
+func within(s, sub string) string {
+	if i := strings.Index(s, sub); i >= 0 {
+		return s[i : i+len(sub)]
+	}
+	return sub
 }
 
 // badgeOf picks the most severe finding, or the diagnosis when no finding
 // is as severe. A diagnosis of a failed exchange counts as an error, one in
-// the info category as info.
-func badgeOf(x *flow.Exchange) *Badge {
+// the info category as info; cause is the diagnosis as category/cause.
+func badgeOf(x *flow.Exchange, cause string) *Badge {
 	var b *Badge
 	rank := 4
 	for _, f := range x.OAuth.Findings {
@@ -110,7 +125,7 @@ func badgeOf(x *flow.Exchange) *Badge {
 			lvl = flow.SeverityInfo
 		}
 		if lvl.Rank() < rank {
-			b = &Badge{Level: string(lvl), ID: string(d.Category) + "/" + d.Cause}
+			b = &Badge{Level: string(lvl), ID: cause}
 		}
 	}
 	return b
@@ -165,7 +180,7 @@ func NewStore(maxBytes int64) *Store {
 // Add stores x and returns its row. An exchange larger than the whole
 // bound is kept without its bodies, so it still shows in the list.
 func (s *Store) Add(x *flow.Exchange) Row {
-	e := &entry{x: x, row: rowOf(x)}
+	e := &entry{x: compact(x), row: rowOf(x)}
 	e.size = sizeOf(e)
 	if e.size > s.max {
 		e.x = withoutBodies(x)
@@ -414,39 +429,33 @@ func titleOf(r *Row) string {
 	return t
 }
 
-// sizeOf estimates the bytes an entry keeps alive: bodies, headers, URL,
-// annotation texts, the row, and a fixed overhead for the structs.
-func sizeOf(e *entry) int64 {
-	x := e.x
-	n := int64(1024)
-	n += int64(len(x.Request.Body.Data)) + headerBytes(x.Request.Header)
-	n += 2 * int64(len(e.row.URL)) // the URL and its redacted copy
-	if r := x.Response; r != nil {
-		n += int64(len(r.Body.Data)) + headerBytes(r.Header) + headerBytes(r.Trailer)
+// compact returns x, or a copy of it whose bodies are trimmed to their
+// length when their arrays are much larger (a body read into a growing
+// buffer keeps up to twice its length alive). x itself is not changed:
+// other sinks share it.
+func compact(x *flow.Exchange) *flow.Exchange {
+	rq := wasteful(x.Request.Body.Data)
+	rs := x.Response != nil && wasteful(x.Response.Body.Data)
+	if !rq && !rs {
+		return x
 	}
-	n += int64(len(x.Error) + len(e.row.Error))
-	for _, f := range x.OAuth.Findings {
-		n += int64(len(f.ID)+len(f.Message)+len(f.Fix)) + 64
+	c := *x
+	if rq {
+		c.Request.Body.Data = bytes.Clone(x.Request.Body.Data)
 	}
-	if d := x.OAuth.Diagnosis; d != nil {
-		n += int64(len(d.Summary)+len(d.Source)) + 128
-		for _, s := range append(append([]string(nil), d.Evidence...), d.Fix...) {
-			n += int64(len(s)) + 16
-		}
+	if rs {
+		r := *x.Response
+		r.Body.Data = bytes.Clone(r.Body.Data)
+		c.Response = &r
 	}
-	n += int64(len(e.row.Host)+len(e.row.Path)) + int64(len(e.row.Findings))*48
-	return n
+	return &c
 }
 
-func headerBytes(h map[string][]string) int64 {
-	var n int64
-	for k, vs := range h {
-		n += int64(len(k)) + 32
-		for _, v := range vs {
-			n += int64(len(v)) + 16
-		}
-	}
-	return n
+// wasteful reports whether b's array is more than 1 KiB and 1/8 larger
+// than what it holds.
+func wasteful(b []byte) bool {
+	waste := allocSize(cap(b)) - allocSize(len(b))
+	return waste > 1024 && waste > int64(len(b)/8)
 }
 
 // withoutBodies returns a copy of x whose bodies are dropped (marked truncated).
