@@ -175,9 +175,9 @@ func rowSize(r *Row) int64 {
 }
 
 // indexSize is what the ring's own structures spend per entry: the entry
-// pointer in the ring (whose slice grows by doubling) and the slot of the
-// id index (a map filled to between 7/16 and 7/8).
-const indexSize = 2*8 + 2*(16+8)
+// pointer in the ring and in its lane (slices that grow by doubling) and
+// the slot of the id index (a map filled to between 7/16 and 7/8).
+const indexSize = 2*8 + 2*(16+8) + 2*8
 
 // sizeOf is the heap an entry keeps alive: its exchange, its row, the
 // entry itself and its place in the ring's index.

@@ -152,6 +152,7 @@ type entry struct {
 	x    *flow.Exchange
 	row  Row
 	size int64
+	n    int64 // its position in the ring: the count of exchanges added before it
 }
 
 // Store is the byte-bounded ring of recent exchanges. It is safe for
@@ -163,6 +164,7 @@ type Store struct {
 	ring    []*entry // oldest first; ring[head:] are live
 	head    int
 	byID    map[string]*entry
+	lanes   map[string]*lane // by login id, and OtherLane
 	bytes   int64
 	seen    int64 // exchanges ever added
 	evicted int64
@@ -174,7 +176,7 @@ func NewStore(maxBytes int64) *Store {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBytes
 	}
-	return &Store{max: maxBytes, byID: map[string]*entry{}}
+	return &Store{max: maxBytes, byID: map[string]*entry{}, lanes: map[string]*lane{}}
 }
 
 // Add stores x and returns its row. An exchange larger than the whole
@@ -188,11 +190,20 @@ func (s *Store) Add(x *flow.Exchange) Row {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	e.n = s.seen
 	s.seen++
 	// The same id twice (a HAR with duplicated ids) keeps both rows; the
 	// lookup finds the newest.
 	s.ring = append(s.ring, e)
 	s.byID[x.ID] = e
+	id := laneOf(&e.row)
+	l := s.lanes[id]
+	if l == nil {
+		l = &lane{sum: LoginSummary{ID: id}}
+		s.lanes[id] = l
+		e.size += laneSize
+	}
+	l.push(e)
 	s.bytes += e.size
 	for s.bytes > s.max && s.head < len(s.ring)-1 {
 		old := s.ring[s.head]
@@ -202,6 +213,10 @@ func (s *Store) Add(x *flow.Exchange) Row {
 		s.evicted++
 		if s.byID[old.x.ID] == old {
 			delete(s.byID, old.x.ID)
+		}
+		id := laneOf(&old.row)
+		if s.lanes[id].pop(old) {
+			delete(s.lanes, id)
 		}
 	}
 	if s.head > 1024 && s.head*2 > len(s.ring) {
@@ -301,9 +316,30 @@ type Page struct {
 
 // Rows returns the matching rows from offset (0 is the newest), at most limit.
 func (s *Store) Rows(q Query, offset, limit int) Page {
-	p := Page{Offset: offset, Limit: limit, Rows: []Row{}}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if q.indexed() {
+		// One login, or everything: a page costs its own size.
+		p := Page{Offset: offset, Limit: limit, Rows: []Row{}}
+		ents := s.ring[s.head:]
+		if q.Login != "" {
+			ents = nil
+			if l := s.lanes[q.Login]; l != nil {
+				ents = l.live()
+			}
+		}
+		p.Total = len(ents)
+		for i := len(ents) - 1 - offset; i >= 0 && len(p.Rows) < limit; i-- {
+			p.Rows = append(p.Rows, ents[i].row)
+		}
+		return p
+	}
+	return s.scanRows(q, offset, limit)
+}
+
+// scanRows is Rows by a scan of the whole ring (the caller holds the lock).
+func (s *Store) scanRows(q Query, offset, limit int) Page {
+	p := Page{Offset: offset, Limit: limit, Rows: []Row{}}
 	for i := len(s.ring) - 1; i >= s.head; i-- {
 		r := &s.ring[i].row
 		if !q.match(r) {
@@ -323,6 +359,21 @@ func (s *Store) exchanges(q Query, limit int) []*flow.Exchange {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []*flow.Exchange
+	if q.indexed() && q.Login != "" {
+		l := s.lanes[q.Login]
+		if l == nil {
+			return nil
+		}
+		ents := l.live()
+		if limit > 0 && len(ents) > limit {
+			ents = ents[:limit]
+		}
+		out = make([]*flow.Exchange, len(ents))
+		for i, e := range ents {
+			out[i] = e.x
+		}
+		return out
+	}
 	for i := s.head; i < len(s.ring); i++ {
 		if q.match(&s.ring[i].row) {
 			out = append(out, s.ring[i].x)
@@ -350,60 +401,17 @@ type LoginSummary struct {
 }
 
 // Logins groups the rows matching q by login, most recent login first; the
-// OtherLane group (if any) comes last.
+// OtherLane group (if any) comes last. q.Login is ignored.
 func (s *Store) Logins(q Query, offset, limit int) ([]LoginSummary, int) {
-	s.mu.RLock()
-	byID := map[string]*LoginSummary{}
-	var order []string
-	for i := s.head; i < len(s.ring); i++ {
-		r := &s.ring[i].row
-		if !q.match(r) {
-			continue
-		}
-		id := r.Login
-		if id == "" {
-			id = OtherLane
-		}
-		l := byID[id]
-		if l == nil {
-			l = &LoginSummary{ID: id, First: r.Time}
-			byID[id] = l
-			order = append(order, id)
-		}
-		l.Count++
-		if r.Time.After(l.Last) {
-			l.Last = r.Time
-		}
-		if r.Failed {
-			l.Failed++
-		}
-		l.Badge = worse(l.Badge, r.Badge)
-		// "hop" (login pages, labelled by login tracing) would drown the steps.
-		if r.OAuth != "" && r.OAuth != "hop" && (len(l.Steps) == 0 || l.Steps[len(l.Steps)-1] != r.OAuth) && len(l.Steps) < 16 {
-			l.Steps = append(l.Steps, r.OAuth)
-		}
-		if l.Title == "" && r.OAuth == string(flow.LabelAuthorize) {
-			l.Title = titleOf(r)
-		}
-	}
-	s.mu.RUnlock()
-	out := make([]LoginSummary, 0, len(order))
-	var other *LoginSummary
-	for _, id := range order {
-		l := byID[id]
-		if l.Title == "" {
-			l.Title = id
-		}
-		if id == OtherLane {
-			l.Title = "other traffic (no login)"
-			other = l
-			continue
-		}
-		out = append(out, *l)
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Last.After(out[j].Last) })
-	if other != nil {
-		out = append(out, *other)
+	var out []LoginSummary
+	if q.Text == "" && !q.Failed && !q.OAuth {
+		s.mu.Lock() // a stale summary is rebuilt
+		out = s.loginsIndexed(q.HideOther)
+		s.mu.Unlock()
+	} else {
+		s.mu.RLock()
+		out = s.scanLogins(q)
+		s.mu.RUnlock()
 	}
 	total := len(out)
 	if offset > len(out) {
@@ -414,6 +422,43 @@ func (s *Store) Logins(q Query, offset, limit int) ([]LoginSummary, int) {
 		out = out[:limit]
 	}
 	return out, total
+}
+
+// scanLogins is Logins by a scan of the whole ring (the caller holds the lock).
+func (s *Store) scanLogins(q Query) []LoginSummary {
+	q.Login = ""
+	byID := map[string]*LoginSummary{}
+	var order []string
+	for i := s.head; i < len(s.ring); i++ {
+		r := &s.ring[i].row
+		if !q.match(r) {
+			continue
+		}
+		id := laneOf(r)
+		l := byID[id]
+		if l == nil {
+			l = &LoginSummary{ID: id}
+			byID[id] = l
+			order = append(order, id)
+		}
+		l.add(r)
+	}
+	out := make([]LoginSummary, 0, len(order))
+	var other *LoginSummary
+	for _, id := range order {
+		l := byID[id]
+		l.finish()
+		if id == OtherLane {
+			other = l
+			continue
+		}
+		out = append(out, *l)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Last.After(out[j].Last) })
+	if other != nil {
+		out = append(out, *other)
+	}
+	return out
 }
 
 // titleOf names a login by its authorize request: host and client_id.
