@@ -332,10 +332,10 @@ func orDefault(s, def string) string {
 
 // eventLinger is how long an event stream lets rows gather after the
 // first one arrives before it writes them: under load a page then costs
-// one wake-up, one write and one flush per batch instead of per exchange
-// (issue 12: a page open must not cost the proxy more than 5% CPU); a
-// person watching sees no delay.
-const eventLinger = 10 * time.Millisecond
+// one wake-up and a few write syscalls per batch instead of per exchange
+// (issue 12: a page open must not cost the proxy more than 5% CPU). The
+// page reloads its lists at most every 400 ms anyway.
+const eventLinger = 100 * time.Millisecond
 
 // serveEvents streams "x" events (one redacted row each), "missed" events
 // when this page fell behind (with how many it missed), and heartbeats.
