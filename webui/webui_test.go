@@ -440,25 +440,14 @@ func (g *gatedWriter) waitFor(s string) {
 func TestStalledPage(t *testing.T) {
 	s := New(Options{})
 	defer s.Close()
-	w := newGatedWriter()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	// Stalled from the start: the stream blocks on its first write, after
-	// it subscribed, so every row below waits in (or overflows) its buffer.
-	w.stalled.Store(true)
-	go func() {
-		defer close(done)
-		s.serveEvents(w, httptest.NewRequest("GET", "/api/events", nil).WithContext(ctx))
-	}()
-	waitSubscribed(s, 1)
+	w, stop := stalledStream(s)
 	const n = 2 * subBuffer
 	for i := 0; i < n; i++ {
 		s.Handle(xchg("GET", fmt.Sprintf("https://api.example.test/%d", i), 200))
 	}
 	close(w.release)
 	w.waitFor("event: missed")
-	cancel()
-	<-done
+	stop()
 	w.mu.Lock()
 	out := w.out.String()
 	w.mu.Unlock()
@@ -488,23 +477,14 @@ func TestStalledPage(t *testing.T) {
 func TestEventsBatched(t *testing.T) {
 	s := New(Options{})
 	defer s.Close()
-	w := newGatedWriter()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	w.stalled.Store(true)
-	go func() {
-		defer close(done)
-		s.serveEvents(w, httptest.NewRequest("GET", "/api/events", nil).WithContext(ctx))
-	}()
-	waitSubscribed(s, 1)
+	w, stop := stalledStream(s)
 	const n = 200
 	for i := 0; i < n; i++ {
 		s.Handle(xchg("GET", fmt.Sprintf("https://api.example.test/batch/%d", i), 200))
 	}
 	close(w.release)
 	w.waitFor(fmt.Sprintf(`"url":"https://api.example.test/batch/%d"`, n-1))
-	cancel()
-	<-done
+	stop()
 	w.mu.Lock()
 	got := strings.Count(w.out.String(), "event: x\n")
 	w.mu.Unlock()
@@ -514,6 +494,23 @@ func TestEventsBatched(t *testing.T) {
 	if dw, df := w.writes.Load(), w.flushes.Load(); dw != 2 || df != 2 {
 		t.Errorf("hello and %d rows took %d writes and %d flushes, want 2 of each", n, dw, df)
 	}
+}
+
+// stalledStream opens an event stream of s on a connection stalled from
+// the start: the stream blocks on its first write, after it subscribed,
+// so every row handled until w.release is closed waits in (or overflows)
+// its buffer. stop ends the stream and waits for it.
+func stalledStream(s *Server) (w *gatedWriter, stop func()) {
+	w = newGatedWriter()
+	w.stalled.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.serveEvents(w, httptest.NewRequest("GET", "/api/events", nil).WithContext(ctx))
+	}()
+	waitSubscribed(s, 1)
+	return w, func() { cancel(); <-done }
 }
 
 // waitSubscribed waits until n pages follow s's event stream.
