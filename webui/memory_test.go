@@ -22,6 +22,10 @@ import (
 type shape struct {
 	name string
 	make func(i int) *flow.Exchange
+	// login, when set, gives every two exchanges a login of their own
+	// (after inspection, as tracing would): the ring's per-login index
+	// at its most expensive.
+	login bool
 }
 
 // wireExchange parses a raw request and response as net/http does for
@@ -62,7 +66,7 @@ func respWire(status string, headers, body string) string {
 
 // memoryShapes are the kinds of exchange a live session is made of.
 var memoryShapes = []shape{
-	{"tiny GET, many headers", func(i int) *flow.Exchange {
+	{name: "tiny GET, many headers", make: func(i int) *flow.Exchange {
 		req := fmt.Sprintf("GET https://api.example.test/v1/items/%d?page=%d HTTP/1.1\r\nHost: api.example.test\r\n"+
 			"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\r\n"+
 			"Accept: application/json, text/plain, */*\r\nAccept-Language: en-US,en;q=0.9,de;q=0.8\r\nAccept-Encoding: gzip, deflate, br, zstd\r\n"+
@@ -76,7 +80,7 @@ var memoryShapes = []shape{
 			fmt.Sprintf(`{"id":%d,"name":"item %d","tags":["a","b"]}`, i, i))
 		return wireExchange(i, req, resp)
 	}},
-	{"token exchange refused (findings, diagnosis)", func(i int) *flow.Exchange {
+	{name: "token exchange refused (findings, diagnosis)", make: func(i int) *flow.Exchange {
 		body := url.Values{"grant_type": {"authorization_code"}, "code": {fmt.Sprintf("code-%d-Qm9ndXNDb2RlVmFsdWU", i)},
 			"redirect_uri": {"https://app.example.test/callback/"}, "client_id": {"app-1"}, "client_secret": {"s3cr3t-xxxxxxxxxxxxxxxx"},
 			"code_verifier": {fmt.Sprintf("verifier-%d-0123456789abcdefghijklmnopqrstuvwxyz0123456789", i)}}.Encode()
@@ -86,7 +90,7 @@ var memoryShapes = []shape{
 			`{"error":"invalid_grant","error_description":"The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client."}`)
 		return wireExchange(i, req, resp)
 	}},
-	{"token request blocked by a WAF (403 page)", func(i int) *flow.Exchange {
+	{name: "token request blocked by a WAF (403 page)", make: func(i int) *flow.Exchange {
 		body := url.Values{"grant_type": {"client_credentials"}, "client_id": {"svc"}, "client_secret": {"s3cr3t-waf"}, "scope": {"api.read api.write"}}.Encode()
 		req := fmt.Sprintf("POST https://login.example.test/oauth2/token HTTP/1.1\r\nHost: login.example.test\r\nUser-Agent: python-requests/2.31\r\n"+
 			"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
@@ -95,12 +99,16 @@ var memoryShapes = []shape{
 				strings.Repeat("<p>You are unable to access example.test</p>", 40)+"</body></html>")
 		return wireExchange(i, req, resp)
 	}},
-	{"large body (64 KiB)", func(i int) *flow.Exchange {
+	{name: "callback GET, a login per two", login: true, make: func(i int) *flow.Exchange {
+		req := fmt.Sprintf("GET https://app.example.test/callback?code=c%d&state=s%d HTTP/1.1\r\nHost: app.example.test\r\nAccept: text/html\r\nCookie: sid=%d\r\n\r\n", i, i, i)
+		return wireExchange(i, req, respWire("302 Found", "Location: /home\r\n", ""))
+	}},
+	{name: "large body (64 KiB)", make: func(i int) *flow.Exchange {
 		req := fmt.Sprintf("GET https://cdn.example.test/data/%d.json HTTP/1.1\r\nHost: cdn.example.test\r\nAccept: */*\r\n\r\n", i)
 		resp := respWire("200 OK", "Content-Type: application/json\r\n", `{"data":"`+strings.Repeat("z", 64<<10)+`"}`)
 		return wireExchange(i, req, resp)
 	}},
-	{"long URL (4 KiB query)", func(i int) *flow.Exchange {
+	{name: "long URL (4 KiB query)", make: func(i int) *flow.Exchange {
 		req := fmt.Sprintf("GET https://api.example.test/search?q=%d&filter=%s HTTP/1.1\r\nHost: api.example.test\r\nAccept: */*\r\n\r\n", i, strings.Repeat("k", 4096))
 		return wireExchange(i, req, respWire("200 OK", "Content-Type: application/json\r\n", `{"hits":[]}`))
 	}},
@@ -111,8 +119,12 @@ var memoryShapes = []shape{
 func fill(s *Store, shapes []shape, n int) {
 	in := inspect.New(inspect.Options{})
 	for i := 0; i < n; i++ {
-		x := shapes[i%len(shapes)].make(i)
+		sh := shapes[i%len(shapes)]
+		x := sh.make(i)
 		in.Inspect(x)
+		if sh.login {
+			x.OAuth.Login = fmt.Sprintf("%08x-0000-4000-8000-login", i/2)
+		}
 		s.Add(x)
 	}
 }
@@ -144,7 +156,7 @@ func TestRingHeapWithinBound(t *testing.T) {
 	// Warm up: package-level tables the inspector and redaction build on
 	// first use are not the ring's.
 	fill(NewStore(1<<20), memoryShapes, 200)
-	oversize := shape{"oversize (6 MiB body)", func(i int) *flow.Exchange {
+	oversize := shape{name: "oversize (6 MiB body)", make: func(i int) *flow.Exchange {
 		req := fmt.Sprintf("GET https://cdn.example.test/huge/%d HTTP/1.1\r\nHost: cdn.example.test\r\n\r\n", i)
 		return wireExchange(i, req, respWire("200 OK", "Content-Type: application/octet-stream\r\n", strings.Repeat("\x00", 6<<20)))
 	}}
