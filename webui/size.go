@@ -14,9 +14,10 @@ import (
 // groups of slots. TestRingHeapWithinBound checks the sum against the
 // live heap a full ring really holds.
 
-// sizeClasses are the Go runtime's small object sizes
-// (internal/runtime/gc/sizeclasses.go, unchanged since Go 1.13); larger
-// objects take whole 8 KiB pages.
+// sizeClasses are the Go runtime's small object sizes, as of Go 1.26
+// (internal/runtime/gc/sizeclasses.go); larger objects take whole 8 KiB
+// pages. Should a later runtime change them (or its maps),
+// TestRingHeapWithinBound says so.
 var sizeClasses = [...]int32{8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 288, 320, 352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280, 1408, 1536, 1792, 2048, 2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472, 9728, 10240, 10880, 12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264, 28672, 32768}
 
 // classOf8 maps (n+7)/8 to the index of the smallest class holding n, for n <= 1024.
