@@ -100,7 +100,8 @@ func TestUIManyExchanges(t *testing.T) {
 	if steps > webui.MaxLoginRows {
 		t.Errorf("the diagram draws %d steps, want at most %d", steps, webui.MaxLoginRows)
 	}
-	t.Logf("first paint with %d exchanges held: %.0f ms after navigation start", st.Stats.Exchanges, firstPaint)
+	t.Logf("first paint with %d exchanges held: %.0f ms after navigation start; phases (ms; >sent, <answered): %s", st.Stats.Exchanges, firstPaint,
+		strings.Join(js[[]string](t, ctx, "read the phases", `window.oauthproxyPerf.marks`), " "))
 	if rows > st.PageSize || logins > 200 {
 		t.Errorf("the page holds %d rows and %d logins, want at most a page (%d rows, 200 logins)", rows, logins, st.PageSize)
 	}

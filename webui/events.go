@@ -1,14 +1,16 @@
 package webui
 
 import (
-	"encoding/json"
+	"bytes"
 	"sync"
 	"sync/atomic"
 )
 
 // subBuffer is how many events one page may lag behind before it misses
-// some; each event is one encoded row (a few hundred bytes).
-const subBuffer = 256
+// some; each event is one encoded row (a few hundred bytes). It holds the
+// rows that arrive while a stream lingers (eventLinger) at several
+// thousand exchanges per second.
+const subBuffer = 1024
 
 // hub fans rows out to the event streams of open pages. Publishing never
 // blocks: a page whose buffer is full misses the event and is told so.
@@ -17,6 +19,8 @@ type hub struct {
 	subs   map[*sub]struct{}
 	n      atomic.Int32 // len(subs), read without the lock on the hot path
 	closed bool
+	// scratch is publish's encoding buffer (under mu).
+	scratch []byte
 }
 
 // sub is one open event stream.
@@ -56,12 +60,18 @@ func (h *hub) publish(row *Row) {
 	if h.n.Load() == 0 {
 		return
 	}
-	b, err := json.Marshal(row)
-	if err != nil {
-		return
-	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	// Encoded once, into a scratch buffer, then copied at its size and
+	// shared (read-only) by every page.
+	var err error
+	if h.scratch, err = appendRow(h.scratch[:0], row); err != nil {
+		return
+	}
+	b := bytes.Clone(h.scratch)
+	if cap(h.scratch) > 64<<10 {
+		h.scratch = nil // not kept after a row with a huge URL
+	}
 	for s := range h.subs {
 		select {
 		case s.ch <- b:

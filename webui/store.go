@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"bytes"
 	"net/url"
 	"sort"
 	"strconv"
@@ -56,7 +57,8 @@ type Row struct {
 	Cause string `json:"cause,omitempty"`
 }
 
-// rowOf builds the redacted row of x.
+// rowOf builds the redacted row of x. Its strings share memory where they
+// can: Host and Path are slices of URL, the badge names the row's cause.
 func rowOf(x *flow.Exchange) Row {
 	r := Row{
 		ID:         x.ID,
@@ -74,29 +76,42 @@ func rowOf(x *flow.Exchange) Row {
 	if u := x.Request.URL; u != nil {
 		ru := redact.URL(u)
 		r.URL = ru.String()
-		r.Host = ru.Host
-		r.Path = ru.EscapedPath()
+		r.Host = within(r.URL, ru.Host)
+		path := ru.EscapedPath()
 		if ru.RawQuery != "" {
-			r.Path += "?" + ru.RawQuery
+			path += "?" + ru.RawQuery
 		}
+		r.Path = within(r.URL, path)
 	}
 	if x.Response != nil {
 		r.Status = x.Response.Status
 	}
-	for _, f := range x.OAuth.Findings {
-		r.Findings = append(r.Findings, Brief{ID: f.ID, Severity: string(f.Severity)})
+	if len(x.OAuth.Findings) > 0 {
+		r.Findings = make([]Brief, len(x.OAuth.Findings))
+		for i, f := range x.OAuth.Findings {
+			r.Findings[i] = Brief{ID: f.ID, Severity: string(f.Severity)}
+		}
 	}
 	if d := x.OAuth.Diagnosis; d != nil {
 		r.Cause = string(d.Category) + "/" + d.Cause
 	}
-	r.Badge = badgeOf(x)
+	r.Badge = badgeOf(x, r.Cause)
 	return r
+}
+
+// within returns sub as a slice of s when s contains it (no copy kept),
+// else sub.
+func within(s, sub string) string {
+	if i := strings.Index(s, sub); i >= 0 {
+		return s[i : i+len(sub)]
+	}
+	return sub
 }
 
 // badgeOf picks the most severe finding, or the diagnosis when no finding
 // is as severe. A diagnosis of a failed exchange counts as an error, one in
-// the info category as info.
-func badgeOf(x *flow.Exchange) *Badge {
+// the info category as info; cause is the diagnosis as category/cause.
+func badgeOf(x *flow.Exchange, cause string) *Badge {
 	var b *Badge
 	rank := 4
 	for _, f := range x.OAuth.Findings {
@@ -110,7 +125,7 @@ func badgeOf(x *flow.Exchange) *Badge {
 			lvl = flow.SeverityInfo
 		}
 		if lvl.Rank() < rank {
-			b = &Badge{Level: string(lvl), ID: string(d.Category) + "/" + d.Cause}
+			b = &Badge{Level: string(lvl), ID: cause}
 		}
 	}
 	return b
@@ -137,6 +152,7 @@ type entry struct {
 	x    *flow.Exchange
 	row  Row
 	size int64
+	n    int64 // its position in the ring: the count of exchanges added before it
 }
 
 // Store is the byte-bounded ring of recent exchanges. It is safe for
@@ -148,6 +164,7 @@ type Store struct {
 	ring    []*entry // oldest first; ring[head:] are live
 	head    int
 	byID    map[string]*entry
+	lanes   map[string]*lane // by login id, and OtherLane
 	bytes   int64
 	seen    int64 // exchanges ever added
 	evicted int64
@@ -159,13 +176,13 @@ func NewStore(maxBytes int64) *Store {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBytes
 	}
-	return &Store{max: maxBytes, byID: map[string]*entry{}}
+	return &Store{max: maxBytes, byID: map[string]*entry{}, lanes: map[string]*lane{}}
 }
 
 // Add stores x and returns its row. An exchange larger than the whole
 // bound is kept without its bodies, so it still shows in the list.
 func (s *Store) Add(x *flow.Exchange) Row {
-	e := &entry{x: x, row: rowOf(x)}
+	e := &entry{x: compact(x), row: rowOf(x)}
 	e.size = sizeOf(e)
 	if e.size > s.max {
 		e.x = withoutBodies(x)
@@ -173,11 +190,20 @@ func (s *Store) Add(x *flow.Exchange) Row {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	e.n = s.seen
 	s.seen++
 	// The same id twice (a HAR with duplicated ids) keeps both rows; the
 	// lookup finds the newest.
 	s.ring = append(s.ring, e)
 	s.byID[x.ID] = e
+	id := laneOf(&e.row)
+	l := s.lanes[id]
+	if l == nil {
+		l = &lane{sum: LoginSummary{ID: id}}
+		s.lanes[id] = l
+		e.size += laneSize
+	}
+	l.push(e)
 	s.bytes += e.size
 	for s.bytes > s.max && s.head < len(s.ring)-1 {
 		old := s.ring[s.head]
@@ -187,6 +213,10 @@ func (s *Store) Add(x *flow.Exchange) Row {
 		s.evicted++
 		if s.byID[old.x.ID] == old {
 			delete(s.byID, old.x.ID)
+		}
+		id := laneOf(&old.row)
+		if s.lanes[id].pop(old) {
+			delete(s.lanes, id)
 		}
 	}
 	if s.head > 1024 && s.head*2 > len(s.ring) {
@@ -286,9 +316,30 @@ type Page struct {
 
 // Rows returns the matching rows from offset (0 is the newest), at most limit.
 func (s *Store) Rows(q Query, offset, limit int) Page {
-	p := Page{Offset: offset, Limit: limit, Rows: []Row{}}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if q.indexed() {
+		// One login, or everything: a page costs its own size.
+		p := Page{Offset: offset, Limit: limit, Rows: []Row{}}
+		ents := s.ring[s.head:]
+		if q.Login != "" {
+			ents = nil
+			if l := s.lanes[q.Login]; l != nil {
+				ents = l.live()
+			}
+		}
+		p.Total = len(ents)
+		for i := len(ents) - 1 - offset; i >= 0 && len(p.Rows) < limit; i-- {
+			p.Rows = append(p.Rows, ents[i].row)
+		}
+		return p
+	}
+	return s.scanRows(q, offset, limit)
+}
+
+// scanRows is Rows by a scan of the whole ring (the caller holds the lock).
+func (s *Store) scanRows(q Query, offset, limit int) Page {
+	p := Page{Offset: offset, Limit: limit, Rows: []Row{}}
 	for i := len(s.ring) - 1; i >= s.head; i-- {
 		r := &s.ring[i].row
 		if !q.match(r) {
@@ -308,6 +359,21 @@ func (s *Store) exchanges(q Query, limit int) []*flow.Exchange {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []*flow.Exchange
+	if q.indexed() && q.Login != "" {
+		l := s.lanes[q.Login]
+		if l == nil {
+			return nil
+		}
+		ents := l.live()
+		if limit > 0 && len(ents) > limit {
+			ents = ents[:limit]
+		}
+		out = make([]*flow.Exchange, len(ents))
+		for i, e := range ents {
+			out[i] = e.x
+		}
+		return out
+	}
 	for i := s.head; i < len(s.ring); i++ {
 		if q.match(&s.ring[i].row) {
 			out = append(out, s.ring[i].x)
@@ -335,60 +401,17 @@ type LoginSummary struct {
 }
 
 // Logins groups the rows matching q by login, most recent login first; the
-// OtherLane group (if any) comes last.
+// OtherLane group (if any) comes last. q.Login is ignored.
 func (s *Store) Logins(q Query, offset, limit int) ([]LoginSummary, int) {
-	s.mu.RLock()
-	byID := map[string]*LoginSummary{}
-	var order []string
-	for i := s.head; i < len(s.ring); i++ {
-		r := &s.ring[i].row
-		if !q.match(r) {
-			continue
-		}
-		id := r.Login
-		if id == "" {
-			id = OtherLane
-		}
-		l := byID[id]
-		if l == nil {
-			l = &LoginSummary{ID: id, First: r.Time}
-			byID[id] = l
-			order = append(order, id)
-		}
-		l.Count++
-		if r.Time.After(l.Last) {
-			l.Last = r.Time
-		}
-		if r.Failed {
-			l.Failed++
-		}
-		l.Badge = worse(l.Badge, r.Badge)
-		// "hop" (login pages, labelled by login tracing) would drown the steps.
-		if r.OAuth != "" && r.OAuth != "hop" && (len(l.Steps) == 0 || l.Steps[len(l.Steps)-1] != r.OAuth) && len(l.Steps) < 16 {
-			l.Steps = append(l.Steps, r.OAuth)
-		}
-		if l.Title == "" && r.OAuth == string(flow.LabelAuthorize) {
-			l.Title = titleOf(r)
-		}
-	}
-	s.mu.RUnlock()
-	out := make([]LoginSummary, 0, len(order))
-	var other *LoginSummary
-	for _, id := range order {
-		l := byID[id]
-		if l.Title == "" {
-			l.Title = id
-		}
-		if id == OtherLane {
-			l.Title = "other traffic (no login)"
-			other = l
-			continue
-		}
-		out = append(out, *l)
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Last.After(out[j].Last) })
-	if other != nil {
-		out = append(out, *other)
+	var out []LoginSummary
+	if q.Text == "" && !q.Failed && !q.OAuth {
+		s.mu.Lock() // a stale summary is rebuilt
+		out = s.loginsIndexed(q.HideOther)
+		s.mu.Unlock()
+	} else {
+		s.mu.RLock()
+		out = s.scanLogins(q)
+		s.mu.RUnlock()
 	}
 	total := len(out)
 	if offset > len(out) {
@@ -399,6 +422,43 @@ func (s *Store) Logins(q Query, offset, limit int) ([]LoginSummary, int) {
 		out = out[:limit]
 	}
 	return out, total
+}
+
+// scanLogins is Logins by a scan of the whole ring (the caller holds the lock).
+func (s *Store) scanLogins(q Query) []LoginSummary {
+	q.Login = ""
+	byID := map[string]*LoginSummary{}
+	var order []string
+	for i := s.head; i < len(s.ring); i++ {
+		r := &s.ring[i].row
+		if !q.match(r) {
+			continue
+		}
+		id := laneOf(r)
+		l := byID[id]
+		if l == nil {
+			l = &LoginSummary{ID: id}
+			byID[id] = l
+			order = append(order, id)
+		}
+		l.add(r)
+	}
+	out := make([]LoginSummary, 0, len(order))
+	var other *LoginSummary
+	for _, id := range order {
+		l := byID[id]
+		l.finish()
+		if id == OtherLane {
+			other = l
+			continue
+		}
+		out = append(out, *l)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Last.After(out[j].Last) })
+	if other != nil {
+		out = append(out, *other)
+	}
+	return out
 }
 
 // titleOf names a login by its authorize request: host and client_id.
@@ -414,39 +474,33 @@ func titleOf(r *Row) string {
 	return t
 }
 
-// sizeOf estimates the bytes an entry keeps alive: bodies, headers, URL,
-// annotation texts, the row, and a fixed overhead for the structs.
-func sizeOf(e *entry) int64 {
-	x := e.x
-	n := int64(1024)
-	n += int64(len(x.Request.Body.Data)) + headerBytes(x.Request.Header)
-	n += 2 * int64(len(e.row.URL)) // the URL and its redacted copy
-	if r := x.Response; r != nil {
-		n += int64(len(r.Body.Data)) + headerBytes(r.Header) + headerBytes(r.Trailer)
+// compact returns x, or a copy of it whose bodies are trimmed to their
+// length when their arrays are much larger (a body read into a growing
+// buffer keeps up to twice its length alive). x itself is not changed:
+// other sinks share it.
+func compact(x *flow.Exchange) *flow.Exchange {
+	rq := wasteful(x.Request.Body.Data)
+	rs := x.Response != nil && wasteful(x.Response.Body.Data)
+	if !rq && !rs {
+		return x
 	}
-	n += int64(len(x.Error) + len(e.row.Error))
-	for _, f := range x.OAuth.Findings {
-		n += int64(len(f.ID)+len(f.Message)+len(f.Fix)) + 64
+	c := *x
+	if rq {
+		c.Request.Body.Data = bytes.Clone(x.Request.Body.Data)
 	}
-	if d := x.OAuth.Diagnosis; d != nil {
-		n += int64(len(d.Summary)+len(d.Source)) + 128
-		for _, s := range append(append([]string(nil), d.Evidence...), d.Fix...) {
-			n += int64(len(s)) + 16
-		}
+	if rs {
+		r := *x.Response
+		r.Body.Data = bytes.Clone(r.Body.Data)
+		c.Response = &r
 	}
-	n += int64(len(e.row.Host)+len(e.row.Path)) + int64(len(e.row.Findings))*48
-	return n
+	return &c
 }
 
-func headerBytes(h map[string][]string) int64 {
-	var n int64
-	for k, vs := range h {
-		n += int64(len(k)) + 32
-		for _, v := range vs {
-			n += int64(len(v)) + 16
-		}
-	}
-	return n
+// wasteful reports whether b's array is more than 1 KiB and 1/8 larger
+// than what it holds.
+func wasteful(b []byte) bool {
+	waste := allocSize(cap(b)) - allocSize(len(b))
+	return waste > 1024 && waste > int64(len(b)/8)
 }
 
 // withoutBodies returns a copy of x whose bodies are dropped (marked truncated).

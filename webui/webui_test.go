@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/oauthproxy/oauthproxy/capture"
 	"github.com/oauthproxy/oauthproxy/flow"
@@ -393,6 +394,8 @@ type gatedWriter struct {
 	mu      sync.Mutex
 	out     strings.Builder
 	wrote   chan struct{} // a token per write, never blocking
+	writes  atomic.Int32
+	flushes atomic.Int32
 }
 
 func newGatedWriter() *gatedWriter {
@@ -401,12 +404,13 @@ func newGatedWriter() *gatedWriter {
 
 func (g *gatedWriter) Header() http.Header { return g.h }
 func (g *gatedWriter) WriteHeader(int)     {}
-func (g *gatedWriter) Flush()              {}
+func (g *gatedWriter) Flush()              { g.flushes.Add(1) }
 
 func (g *gatedWriter) Write(p []byte) (int, error) {
 	if g.stalled.Load() {
 		<-g.release
 	}
+	g.writes.Add(1)
 	g.mu.Lock()
 	g.out.Write(p)
 	g.mu.Unlock()
@@ -436,23 +440,14 @@ func (g *gatedWriter) waitFor(s string) {
 func TestStalledPage(t *testing.T) {
 	s := New(Options{})
 	defer s.Close()
-	w := newGatedWriter()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.serveEvents(w, httptest.NewRequest("GET", "/api/events", nil).WithContext(ctx))
-	}()
-	w.waitFor("event: hello")
-	w.stalled.Store(true)
-	const n = 2000
+	w, stop := stalledStream(s)
+	const n = 2 * subBuffer
 	for i := 0; i < n; i++ {
 		s.Handle(xchg("GET", fmt.Sprintf("https://api.example.test/%d", i), 200))
 	}
 	close(w.release)
 	w.waitFor("event: missed")
-	cancel()
-	<-done
+	stop()
 	w.mu.Lock()
 	out := w.out.String()
 	w.mu.Unlock()
@@ -471,6 +466,57 @@ func TestStalledPage(t *testing.T) {
 	}
 	if got+missed != n || missed == 0 {
 		t.Errorf("the stalled page got %d events and was told it missed %d, want %d in all with some missed", got, missed, n)
+	}
+}
+
+// TestEventsBatched: rows that wait for a page's stream go out in one
+// write and one flush, not one per row (a page open costs the proxy a
+// syscall per batch, issue 12 "Performance"). The page's connection is
+// held while the rows arrive, so the stream writes its hello and then
+// one batch.
+func TestEventsBatched(t *testing.T) {
+	s := New(Options{})
+	defer s.Close()
+	w, stop := stalledStream(s)
+	const n = 200
+	for i := 0; i < n; i++ {
+		s.Handle(xchg("GET", fmt.Sprintf("https://api.example.test/batch/%d", i), 200))
+	}
+	close(w.release)
+	w.waitFor(fmt.Sprintf(`"url":"https://api.example.test/batch/%d"`, n-1))
+	stop()
+	w.mu.Lock()
+	got := strings.Count(w.out.String(), "event: x\n")
+	w.mu.Unlock()
+	if got != n {
+		t.Errorf("the page got %d rows, want %d", got, n)
+	}
+	if dw, df := w.writes.Load(), w.flushes.Load(); dw != 2 || df != 2 {
+		t.Errorf("hello and %d rows took %d writes and %d flushes, want 2 of each", n, dw, df)
+	}
+}
+
+// stalledStream opens an event stream of s on a connection stalled from
+// the start: the stream blocks on its first write, after it subscribed,
+// so every row handled until w.release is closed waits in (or overflows)
+// its buffer. stop ends the stream and waits for it.
+func stalledStream(s *Server) (w *gatedWriter, stop func()) {
+	w = newGatedWriter()
+	w.stalled.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.serveEvents(w, httptest.NewRequest("GET", "/api/events", nil).WithContext(ctx))
+	}()
+	waitSubscribed(s, 1)
+	return w, func() { cancel(); <-done }
+}
+
+// waitSubscribed waits until n pages follow s's event stream.
+func waitSubscribed(s *Server, n int) {
+	for int(s.hub.n.Load()) < n {
+		time.Sleep(time.Millisecond)
 	}
 }
 

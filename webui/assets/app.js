@@ -14,7 +14,11 @@ const state = {
   resend: false,
   seen: 0,
 };
-const perf = {firstPaint: null, lastFilter: null};
+// Timings the browser tests log (ms since navigation start); marks are the
+// phases of the first paint only (script start, each request sent and
+// answered, the diagram drawn).
+const perf = {firstPaint: null, lastFilter: null, marks: []};
+function mark(n) { if (perf.firstPaint === null) perf.marks.push(n + '=' + Math.round(performance.now())); }
 window.oauthproxyPerf = perf;
 
 function el(tag, attrs, ...kids) {
@@ -45,9 +49,12 @@ function filterParams() {
 }
 
 async function getJSON(path, params) {
+  mark('>' + path);
   const r = await fetch(path + (params && params.toString() ? '?' + params : ''));
   if (!r.ok) throw new Error(await r.text());
-  return r.json();
+  const j = await r.json();
+  mark('<' + path);
+  return j;
 }
 
 async function loadState() {
@@ -126,6 +133,7 @@ async function loadLogin() {
     (v.total > v.rows.length ? ` — diagram of the last ${v.rows.length} of ${v.total} exchanges` : '') + ' ',
   el('a', {class: 'small', id: 'dl-login', href: 'api/har?login=' + encodeURIComponent(state.login), download: '', text: 'download as HAR'}));
   drawDiagram(v.rows);
+  mark('diagram');
   drawComparison(v.comparison);
 }
 
@@ -391,6 +399,7 @@ async function onFilter() {
 }
 
 async function main() {
+  mark('script');
   let timer = null;
   $('q').addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(onFilter, 150); });
   for (const id of ['f-failed', 'f-oauth', 'f-hide-other']) $(id).addEventListener('change', onFilter);
