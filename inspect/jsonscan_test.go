@@ -104,3 +104,42 @@ func TestHasControl(t *testing.T) {
 		}
 	}
 }
+
+// pv is a param with only a name and a value.
+func pv(name, value string) param { return param{Name: name, Value: value} }
+
+func TestParseTokenJSON(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		ok   bool
+		want params
+	}{
+		{"token response", `{"access_token":"at.1","token_type":"Bearer","expires_in":3600,"refresh_token":"rt.2","scope":"openid email"}`, true,
+			params{pv("access_token", "at.1"), pv("refresh_token", "rt.2"), pv("scope", "openid email")}},
+		{"escaped value between plain ones", `{"access_token":"a","error":"bad\"x\u00e9","scope":"s"}`, true,
+			params{pv("access_token", "a"), pv("error", "bad\"xé"), pv("scope", "s")}},
+		{"error object, null, number", `{"error":{"code":403},"id_token":null,"errcode":40163}`, true,
+			params{pv("error", "error"), pv("errcode", "40163")}},
+		{"empty string", `{"refresh_token":"","scope":"x"}`, true, params{pv("refresh_token", ""), pv("scope", "x")}},
+		{"first of duplicates", `{"error":"a","error":"b"}`, true, params{pv("error", "a"), pv("error", "b")}},
+		{"no members read", `{"token_type":"Bearer"}`, true, params{}},
+		{"not an object", `{"error":"a"`, false, params{pv("error", "a")}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := parseTokenJSON([]byte(tc.in))
+			if ok != tc.ok {
+				t.Errorf("ok = %v, want %v", ok, tc.ok)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Errorf("member %d: got %q, want %q", i, got[i], tc.want[i])
+				}
+			}
+		})
+	}
+}
