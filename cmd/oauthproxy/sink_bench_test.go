@@ -16,6 +16,7 @@ import (
 	"github.com/oauthproxy/oauthproxy/inspect"
 	"github.com/oauthproxy/oauthproxy/livelog"
 	"github.com/oauthproxy/oauthproxy/otlpexport"
+	"github.com/oauthproxy/oauthproxy/proxy/proxytest"
 	"github.com/oauthproxy/oauthproxy/webui"
 )
 
@@ -78,7 +79,7 @@ func BenchmarkSinkChain(b *testing.B) {
 			}
 			t0 := time.Now()
 			b.ReportAllocs()
-			cpu0 := cpuTime()
+			cpu0 := proxytest.CPUTime()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				x := &flow.Exchange{
@@ -95,7 +96,7 @@ func BenchmarkSinkChain(b *testing.B) {
 				chain.Handle(x)
 			}
 			b.StopTimer()
-			if cpu := cpuTime() - cpu0; cpu > 0 {
+			if cpu := proxytest.CPUTime() - cpu0; cpu > 0 {
 				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 			}
 		})
