@@ -56,7 +56,8 @@ func TestScanObject(t *testing.T) {
 }
 
 // FuzzScanObject compares scanObject with encoding/json on valid objects:
-// same string members; and never panics on anything.
+// same string members; and never panics on anything. parseTokenJSON must
+// read the same members as copying each value would.
 func FuzzScanObject(f *testing.F) {
 	f.Add(`{"access_token":"a","n":1,"o":{"x":["y"]},"e":"\u00e9\n"}`)
 	f.Add(`{"a":"b",}`)
@@ -68,6 +69,29 @@ func FuzzScanObject(f *testing.F) {
 				got[string(name)] = string(val)
 			}
 		})
+		// parseTokenJSON's shared copy gives the members a copy of each
+		// would (as it did before sharing one).
+		var want params
+		wantOK := scanObject([]byte(in), func(name []byte, kind byte, val []byte) {
+			for _, m := range tokenResponseMembers {
+				switch {
+				case string(name) != m || kind == 'n':
+				case m == "error" && kind == '{':
+					want = append(want, pv(m, "error"))
+				default:
+					want = append(want, pv(m, string(val)))
+				}
+			}
+		})
+		if pt, ptOK := parseTokenJSON([]byte(in)); ptOK != wantOK || len(pt) != len(want) {
+			t.Fatalf("parseTokenJSON(%q) = %q, %v; want %q, %v", in, pt, ptOK, want, wantOK)
+		} else {
+			for i := range pt {
+				if pt[i] != want[i] {
+					t.Fatalf("parseTokenJSON(%q) member %d = %q, want %q", in, i, pt[i], want[i])
+				}
+			}
+		}
 		var m map[string]any
 		// encoding/json replaces invalid UTF-8; scanObject keeps bytes as they are.
 		if !utf8.ValidString(in) || json.Unmarshal([]byte(in), &m) != nil || m == nil {

@@ -66,41 +66,39 @@ func parseTokenJSON(data []byte) (params, bool) {
 		start, end int // in data; start < 0: a fixed value
 		value      string
 	}
-	var found [8]span
-	n := 0
+	var buf [8]span // on the stack unless a response repeats members
+	found := buf[:0]
 	lo, hi := len(data), 0
 	ok := scanObject(data, func(name []byte, kind byte, val []byte) {
 		for _, m := range tokenResponseMembers {
 			if string(name) != m {
 				continue
 			}
-			if kind == 'n' || n == len(found) {
+			if kind == 'n' {
 				return
 			}
 			if m == "error" && kind == '{' {
 				// {"error":{"code":...,"message":...}} (Google APIs style)
-				found[n] = span{name: m, start: -1, value: "error"}
-				n++
+				found = append(found, span{name: m, start: -1, value: "error"})
 				return
 			}
 			// A value without escapes is a slice of data (its offset is
 			// what the capacities tell apart); an unescaped one is not.
 			if start := cap(data) - cap(val); len(val) > 0 && start >= 0 && start+len(val) <= len(data) && &data[start] == &val[0] {
-				found[n] = span{name: m, start: start, end: start + len(val)}
+				found = append(found, span{name: m, start: start, end: start + len(val)})
 				lo, hi = min(lo, start), max(hi, start+len(val))
 			} else {
-				found[n] = span{name: m, start: -1, value: string(val)}
+				found = append(found, span{name: m, start: -1, value: string(val)})
 			}
-			n++
 			return
 		}
 	})
-	out := make(params, 0, n)
+	out := make(params, 0, len(found))
 	var shared string
 	if lo < hi {
 		shared = string(data[lo:hi])
 	}
-	for _, f := range found[:n] {
+	for _, f := range found {
 		if f.start >= 0 {
 			f.value = shared[f.start-lo : f.end-lo]
 		}
