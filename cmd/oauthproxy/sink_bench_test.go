@@ -16,7 +16,6 @@ import (
 	"github.com/oauthproxy/oauthproxy/inspect"
 	"github.com/oauthproxy/oauthproxy/livelog"
 	"github.com/oauthproxy/oauthproxy/otlpexport"
-	"github.com/oauthproxy/oauthproxy/proxy/proxytest"
 	"github.com/oauthproxy/oauthproxy/webui"
 )
 
@@ -79,7 +78,7 @@ func BenchmarkSinkChain(b *testing.B) {
 			}
 			t0 := time.Now()
 			b.ReportAllocs()
-			cpu0 := proxytest.CPUTime()
+			cpu0 := cpuTime()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				x := &flow.Exchange{
@@ -96,7 +95,7 @@ func BenchmarkSinkChain(b *testing.B) {
 				chain.Handle(x)
 			}
 			b.StopTimer()
-			if cpu := proxytest.CPUTime() - cpu0; cpu > 0 {
+			if cpu := cpuTime() - cpu0; cpu > 0 {
 				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 			}
 		})
