@@ -463,3 +463,31 @@ func TestFindingsSorted(t *testing.T) {
 		t.Fatalf("got severities %v (%v), want at least 3, most severe first", ranks, ids(x))
 	}
 }
+
+// TestRotatedRefresh: rotation is decided on the raw values when both are
+// raw, and by fingerprint when either side is one (a redacted capture).
+func TestRotatedRefresh(t *testing.T) {
+	sent, other := "rt.9fK2xQ7mWp4Lz8Vb3Nc6", "rt.Hy5Tq1Rk8Ds3Jm7Gw2Xe"
+	fpSent, fpOther := redact.Fingerprint(sent), redact.Fingerprint(other)
+	tests := []struct {
+		name      string
+		sent, got string
+		want      bool
+	}{
+		{"same raw token back", sent, sent, false},
+		{"new raw token", sent, other, true},
+		{"no refresh token in the answer", sent, "", false},
+		{"capture: same fingerprint", fpSent, fpSent, false},
+		{"capture: other fingerprint", fpSent, fpOther, true},
+		{"raw sent, its own fingerprint back", sent, fpSent, false},
+		{"raw sent, another fingerprint back", sent, fpOther, true},
+		{"redacted answer", sent, "[REDACTED]", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := rotatedRefresh(tc.sent, fingerprint(tc.sent), tc.got); got != tc.want {
+				t.Errorf("rotatedRefresh(%q, %q) = %v, want %v", tc.sent, tc.got, got, tc.want)
+			}
+		})
+	}
+}

@@ -259,8 +259,11 @@ func checkRefreshReused(c *ctx, r report) {
 		return
 	}
 	p := c.priorRefresh
-	r.add(fmt.Sprintf("the refresh token %s was already used at %s in flow %s (first answer: %s) and the server rotated it (a refresh returned a new refresh_token); the old one is invalid and reusing it may revoke the whole token family",
-		short(c.refreshFP), p.Time.UTC().Format(time.RFC3339), shortID(p.Flow), answer(p)), "")
+	// Concatenated, not fmt.Sprintf: this fires on every reuse of a
+	// rotated refresh token, the shared benchmark's every exchange.
+	// c.refreshFP is already a fingerprint: only shortened.
+	r.add("the refresh token "+redact.Short(c.refreshFP)+" was already used at "+p.Time.UTC().Format(time.RFC3339)+" in flow "+shortID(p.Flow)+
+		" (first answer: "+answer(p)+") and the server rotated it (a refresh returned a new refresh_token); the old one is invalid and reusing it may revoke the whole token family", "")
 }
 
 // verifier returns the code_verifier sent, and whether it can be examined

@@ -56,7 +56,8 @@ func TestScanObject(t *testing.T) {
 }
 
 // FuzzScanObject compares scanObject with encoding/json on valid objects:
-// same string members; and never panics on anything.
+// same string members; and never panics on anything. parseTokenJSON must
+// read the same members as copying each value would.
 func FuzzScanObject(f *testing.F) {
 	f.Add(`{"access_token":"a","n":1,"o":{"x":["y"]},"e":"\u00e9\n"}`)
 	f.Add(`{"a":"b",}`)
@@ -68,6 +69,29 @@ func FuzzScanObject(f *testing.F) {
 				got[string(name)] = string(val)
 			}
 		})
+		// parseTokenJSON's shared copy gives the members a copy of each
+		// would (as it did before sharing one).
+		var want params
+		wantOK := scanObject([]byte(in), func(name []byte, kind byte, val []byte) {
+			for _, m := range tokenResponseMembers {
+				switch {
+				case string(name) != m || kind == 'n':
+				case m == "error" && kind == '{':
+					want = append(want, pv(m, "error"))
+				default:
+					want = append(want, pv(m, string(val)))
+				}
+			}
+		})
+		if pt, ptOK := parseTokenJSON([]byte(in)); ptOK != wantOK || len(pt) != len(want) {
+			t.Fatalf("parseTokenJSON(%q) = %q, %v; want %q, %v", in, pt, ptOK, want, wantOK)
+		} else {
+			for i := range pt {
+				if pt[i] != want[i] {
+					t.Fatalf("parseTokenJSON(%q) member %d = %q, want %q", in, i, pt[i], want[i])
+				}
+			}
+		}
 		var m map[string]any
 		// encoding/json replaces invalid UTF-8; scanObject keeps bytes as they are.
 		if !utf8.ValidString(in) || json.Unmarshal([]byte(in), &m) != nil || m == nil {
@@ -102,5 +126,44 @@ func TestHasControl(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// pv is a param with only a name and a value.
+func pv(name, value string) param { return param{Name: name, Value: value} }
+
+func TestParseTokenJSON(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		ok   bool
+		want params
+	}{
+		{"token response", `{"access_token":"at.1","token_type":"Bearer","expires_in":3600,"refresh_token":"rt.2","scope":"openid email"}`, true,
+			params{pv("access_token", "at.1"), pv("refresh_token", "rt.2"), pv("scope", "openid email")}},
+		{"escaped value between plain ones", `{"access_token":"a","error":"bad\"x\u00e9","scope":"s"}`, true,
+			params{pv("access_token", "a"), pv("error", "bad\"xé"), pv("scope", "s")}},
+		{"error object, null, number", `{"error":{"code":403},"id_token":null,"errcode":40163}`, true,
+			params{pv("error", "error"), pv("errcode", "40163")}},
+		{"empty string", `{"refresh_token":"","scope":"x"}`, true, params{pv("refresh_token", ""), pv("scope", "x")}},
+		{"first of duplicates", `{"error":"a","error":"b"}`, true, params{pv("error", "a"), pv("error", "b")}},
+		{"no members read", `{"token_type":"Bearer"}`, true, params{}},
+		{"not an object", `{"error":"a"`, false, params{pv("error", "a")}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := parseTokenJSON([]byte(tc.in))
+			if ok != tc.ok {
+				t.Errorf("ok = %v, want %v", ok, tc.ok)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Errorf("member %d: got %q, want %q", i, got[i], tc.want[i])
+				}
+			}
+		})
 	}
 }

@@ -42,7 +42,7 @@ func parseTokenResponse(r *flow.Response) *tokenResponse {
 		t.fields, t.parsed = parseForm(string(data)), true
 	}
 	if e := t.get("error"); e != "" {
-		t.errCode = e
+		t.errCode = strings.Clone(e) // recorded in the ledger: not a view of the body
 	} else if e := t.get("errcode"); e != "" && e != "0" {
 		t.errCode = "errcode " + e
 	}
@@ -56,27 +56,54 @@ func parseTokenResponse(r *flow.Response) *tokenResponse {
 var tokenResponseMembers = []string{"error", "errcode", "access_token", "id_token", "refresh_token", "scope"}
 
 // parseTokenJSON reads the members of a JSON token response that
-// inspection uses.
+// inspection uses. The values share one copy of the body's bytes from the
+// first to the last of them (one allocation instead of one per member: the
+// access token alone is most of a token response). Anything kept beyond
+// inspection (the error code goes to the ledger) is cloned by its reader.
 func parseTokenJSON(data []byte) (params, bool) {
-	out := make(params, 0, 6)
+	type span struct {
+		name       string
+		start, end int // in data; start < 0: a fixed value
+		value      string
+	}
+	var buf [8]span // on the stack unless a response repeats members
+	found := buf[:0]
+	lo, hi := len(data), 0
 	ok := scanObject(data, func(name []byte, kind byte, val []byte) {
 		for _, m := range tokenResponseMembers {
 			if string(name) != m {
 				continue
 			}
-			switch {
-			case kind == '"':
-				out = append(out, param{Name: m, Value: string(val)})
-			case kind == 'n':
-			case m == "error" && kind == '{':
+			if kind == 'n' {
+				return
+			}
+			if m == "error" && kind == '{' {
 				// {"error":{"code":...,"message":...}} (Google APIs style)
-				out = append(out, param{Name: m, Value: "error"})
-			default:
-				out = append(out, param{Name: m, Value: string(val)})
+				found = append(found, span{name: m, start: -1, value: "error"})
+				return
+			}
+			// A value without escapes is a slice of data (its offset is
+			// what the capacities tell apart); an unescaped one is not.
+			if start := cap(data) - cap(val); len(val) > 0 && start >= 0 && start+len(val) <= len(data) && &data[start] == &val[0] {
+				found = append(found, span{name: m, start: start, end: start + len(val)})
+				lo, hi = min(lo, start), max(hi, start+len(val))
+			} else {
+				found = append(found, span{name: m, start: -1, value: string(val)})
 			}
 			return
 		}
 	})
+	out := make(params, 0, len(found))
+	var shared string
+	if lo < hi {
+		shared = string(data[lo:hi])
+	}
+	for _, f := range found {
+		if f.start >= 0 {
+			f.value = shared[f.start-lo : f.end-lo]
+		}
+		out = append(out, param{Name: f.name, Value: f.value})
+	}
 	return out, ok
 }
 

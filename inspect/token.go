@@ -159,15 +159,31 @@ func (in *Inspector) token(c *ctx) {
 		in.ledger.Record(Use{Kind: KindCode, Fingerprint: c.codeFP, Time: x.Start, Flow: x.ID, Issuer: x.OAuth.Issuer, Status: status, Result: result})
 	}
 	if c.refreshFP != "" {
-		rotated := false
-		if c.resp != nil && c.resp.ok {
-			if nrt := fingerprint(c.resp.get("refresh_token")); nrt != "" && nrt != c.refreshFP {
-				rotated = true
-			}
-		}
+		rotated := c.resp != nil && c.resp.ok && rotatedRefresh(c.all.value("refresh_token"), c.refreshFP, c.resp.get("refresh_token"))
 		in.ledger.Record(Use{Kind: KindRefreshToken, Fingerprint: c.refreshFP, Time: x.Start, Flow: x.ID, Issuer: x.OAuth.Issuer, Status: status, Result: result, Rotated: rotated})
 	}
 }
+
+// rotatedRefresh reports whether a refresh answered with the refresh token
+// got (raw or a fingerprint) rotated the one sent, sent (fingerprinted as
+// sentFP). Two raw values are compared as they are (equal values have
+// equal fingerprints, different ones different ones): no second hash per
+// refresh; a fingerprint on either side (a redacted capture) is compared
+// by fingerprint.
+func rotatedRefresh(sent, sentFP, got string) bool {
+	if got == "" || got == sent {
+		return false
+	}
+	if rawSecret(got) && rawSecret(sent) {
+		return true
+	}
+	nrt := fingerprint(got)
+	return nrt != "" && nrt != sentFP
+}
+
+// rawSecret reports whether v is a value as sent, neither redacted nor a
+// fingerprint.
+func rawSecret(v string) bool { return !redacted(v) && !redact.IsFingerprint(v) }
 
 // answer describes the recorded outcome of a use: "200 ok", "400 invalid_grant".
 func answer(u Use) string {

@@ -60,7 +60,14 @@ type Logger struct {
 	mu   sync.Mutex
 	zl   zerolog.Logger
 	buf  bytes.Buffer
+	// fixes remembers fix texts that redact.Text leaves as they are: most
+	// come from the rules' table and repeat on every exchange a finding
+	// fires on, and a fix is several hundred bytes to scan. Guarded by mu.
+	fixes map[string]struct{}
 }
+
+// maxFixes bounds Logger.fixes; past it the set starts over.
+const maxFixes = 256
 
 // New returns a Logger writing to opts.Out.
 func New(opts Options) *Logger {
@@ -111,6 +118,22 @@ type Record struct {
 	Error      string          `json:"error,omitempty"`
 	Findings   []flow.Finding  `json:"findings,omitempty"`
 	Diagnosis  *flow.Diagnosis `json:"diagnosis,omitempty"`
+}
+
+// fixText is redact.Text(fix), remembering the fixes it leaves unchanged
+// (none holding anything Text would redact is kept). Called with l.mu held.
+func (l *Logger) fixText(fix string) string {
+	if _, ok := l.fixes[fix]; ok {
+		return fix
+	}
+	r := redact.Text(fix)
+	if r == fix {
+		if l.fixes == nil || len(l.fixes) >= maxFixes {
+			l.fixes = make(map[string]struct{}, 16)
+		}
+		l.fixes[fix] = struct{}{}
+	}
+	return r
 }
 
 // RecordOf returns the redacted JSON record of x.
@@ -334,7 +357,7 @@ func (l *Logger) details(b *bytes.Buffer, x *flow.Exchange) {
 		b.WriteByte('\n')
 		if f.Fix != "" && (f.Severity != flow.SeverityInfo || l.opts.Verbose) {
 			b.WriteString("        fix: ")
-			b.WriteString(redact.Text(f.Fix))
+			b.WriteString(l.fixText(f.Fix))
 			b.WriteByte('\n')
 		}
 	}

@@ -236,3 +236,38 @@ func TestClientAbortLine(t *testing.T) {
 		t.Errorf("client abort line:\n%s\nwant 'client aborted: ...' and no 'upstream error'", got)
 	}
 }
+
+// TestFixRedactedEveryTime: fixes are remembered only when redaction leaves
+// them as they are, so a fix quoting a secret is redacted on every line,
+// not only the first.
+func TestFixRedactedEveryTime(t *testing.T) {
+	tests := []struct {
+		name, fix string
+		secret    string // must never be printed; "" for a static fix
+	}{
+		{"static fix", "Redeem each code exactly once.", ""},
+		{"fix quoting a client secret", "Send client_secret=" + canarySecret + " in the body, not the query.", canarySecret},
+		{"fix quoting a JWT", "Compare with " + canaryJWT + ".", "CANARYsig"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			l := New(Options{Out: &out})
+			x := &flow.Exchange{ID: "f1", Start: time.Unix(0, 0), Request: flow.Request{Method: "POST", URL: mustURL("https://idp.test/token")}}
+			x.OAuth.Findings = []flow.Finding{{ID: "x-test", Severity: flow.SeverityError, Message: "m", Fix: tc.fix}}
+			for range 3 {
+				l.Handle(x)
+			}
+			got := out.String()
+			if n := strings.Count(got, "fix: "); n != 3 {
+				t.Errorf("got %d fix lines, want 3:\n%s", n, got)
+			}
+			if tc.secret != "" && strings.Contains(got, tc.secret) {
+				t.Errorf("secret %q printed:\n%s", tc.secret, got)
+			}
+			if tc.secret == "" && strings.Count(got, tc.fix) != 3 {
+				t.Errorf("static fix not printed 3 times as is:\n%s", got)
+			}
+		})
+	}
+}

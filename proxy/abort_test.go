@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -158,5 +159,53 @@ func TestClientLeavesMidDownload(t *testing.T) {
 	p.sink.checkOnce(t)
 	if n := len(p.sink.all()); n != 8 {
 		t.Errorf("exchanges: got %d, want 8 (one per request)", n)
+	}
+}
+
+// TestAbortWatchReused: a connection's abort watch serves its exchanges
+// one after another. A watch whose read started and stopped leaves the
+// connection readable, bytes read meanwhile included; a late timer firing
+// after stop starts nothing; the next exchange's watch still sees the
+// client leave. The timer's firing is simulated by calling start.
+func TestAbortWatchReused(t *testing.T) {
+	client, server := net.Pipe()
+	defer client.Close()
+	cc := &clientConn{Conn: server}
+	canceled := 0
+	cancel := func() { canceled++ }
+
+	// 1: the read starts, the client sends the next request meanwhile,
+	// the answer comes: no abort, the bytes are kept for the next Read.
+	w := cc.watchAbort(cancel)
+	w.start()
+	client.SetWriteDeadline(time.Now().Add(waitLimit)) // a safety net, not a timing assertion
+	if _, err := client.Write([]byte("GET /next")); err != nil {
+		t.Fatalf("exchange 1: nothing read the connection while the watch ran: %v", err)
+	}
+	if w.stop() {
+		t.Fatal("exchange 1: got an abort, want none")
+	}
+	if got := string(cc.stash); got != "GET /next" {
+		t.Errorf("exchange 1: kept %q for the next Read, want %q", got, "GET /next")
+	}
+	// 2: stopped before the timer fired; the firing comes late.
+	w = cc.watchAbort(cancel)
+	if w.stop() {
+		t.Fatal("exchange 2: got an abort, want none")
+	}
+	w.start()
+	if w.started {
+		t.Fatal("a late firing after stop started a read")
+	}
+	// 3: the client leaves while the exchange waits.
+	w = cc.watchAbort(cancel)
+	w.start()
+	client.Close()
+	<-w.done
+	if !w.stop() {
+		t.Fatal("exchange 3: the client left; want an abort")
+	}
+	if canceled != 1 {
+		t.Errorf("cancel called %d times, want 1 (exchange 3 only)", canceled)
 	}
 }

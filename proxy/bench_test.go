@@ -5,20 +5,17 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/elazarl/goproxy"
-
 	"github.com/oauthproxy/oauthproxy/certs"
 	"github.com/oauthproxy/oauthproxy/flow"
+	"github.com/oauthproxy/oauthproxy/proxy/proxytest"
 )
 
 // tokenHandler answers POST /token like the shared benchmark upstream: a
@@ -31,36 +28,6 @@ func tokenHandler() http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		io.WriteString(w, body)
 	})
-}
-
-// bareGoproxy is the shared benchmark's anchor: goproxy MITM with the
-// same CA and leaf cache, no recording.
-func bareGoproxy(b *testing.B, ca *certs.CA, roots *x509.CertPool) string {
-	b.Helper()
-	m := certs.NewMinter(ca, 0)
-	p := goproxy.NewProxyHttpServer()
-	p.Logger = log.New(io.Discard, "", 0)
-	p.KeepAcceptEncoding = true
-	p.Tr = &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
-		MaxIdleConnsPerHost:   256,
-		DisableCompression:    true,
-		ResponseHeaderTimeout: 60 * time.Second,
-		TLSNextProto:          map[string]func(string, *tls.Conn) http.RoundTripper{},
-	}
-	mitm := &goproxy.ConnectAction{Action: goproxy.ConnectMitm, TLSConfig: func(host string, _ *goproxy.ProxyCtx) (*tls.Config, error) {
-		return m.TLSConfig(host), nil
-	}}
-	p.OnRequest().HandleConnectFunc(func(host string, _ *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) { return mitm, host })
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(l)
-	b.Cleanup(func() { srv.Close() })
-	return l.Addr().String()
 }
 
 // BenchmarkKeepAlive: POST /token through an intercepted keep-alive
@@ -83,7 +50,7 @@ func BenchmarkKeepAlive(b *testing.B) {
 		c := &http.Client{Transport: tr}
 		b.ReportAllocs()
 		b.ResetTimer()
-		cpu0 := cpuTime()
+		cpu0 := proxytest.CPUTime()
 		for i := 0; i < b.N; i++ {
 			resp, err := c.Post(up.URL+"/token", "application/x-www-form-urlencoded", strings.NewReader(form))
 			if err != nil {
@@ -95,7 +62,7 @@ func BenchmarkKeepAlive(b *testing.B) {
 				b.Fatalf("status %d", resp.StatusCode)
 			}
 		}
-		b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+		b.ReportMetric(float64((proxytest.CPUTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 	}
 	b.Run("oauthproxy", func(b *testing.B) {
 		var n int64
@@ -113,7 +80,7 @@ func BenchmarkKeepAlive(b *testing.B) {
 			b.Errorf("sink got %d exchanges, want %d", got(), b.N)
 		}
 	})
-	b.Run("goproxy", func(b *testing.B) { run(b, bareGoproxy(b, ca, rootsOf(up))) })
+	b.Run("goproxy", func(b *testing.B) { run(b, proxytest.Goproxy(b, ca, rootsOf(up))) })
 }
 
 // BenchmarkKeepAliveParallel: like BenchmarkKeepAlive with 32 client
@@ -121,48 +88,20 @@ func BenchmarkKeepAlive(b *testing.B) {
 func BenchmarkKeepAliveParallel(b *testing.B) {
 	up := newUpstream(b, tokenHandler(), false)
 	ca := proxyCA(b)
+	form := "grant_type=client_credentials&client_id=bench&client_secret=s3cret"
 	b.Run("oauthproxy", func(b *testing.B) {
 		p := startProxy(b, Options{RootCAs: rootsOf(up), Sink: nopSink{}})
-		runParallelClients(b, p.addr, up.URL, ca)
+		proxytest.KeepAliveParallel(b, p.addr, up.URL, ca.Cert, form)
 	})
-	b.Run("goproxy", func(b *testing.B) { runParallelClients(b, bareGoproxy(b, ca, rootsOf(up)), up.URL, ca) })
+	b.Run("goproxy", func(b *testing.B) {
+		proxytest.KeepAliveParallel(b, proxytest.Goproxy(b, ca, rootsOf(up)), up.URL, ca.Cert, form)
+	})
 }
 
 // nopSink drops exchanges.
 type nopSink struct{}
 
 func (nopSink) Handle(*flow.Exchange) {}
-
-// runParallelClients POSTs /token through proxyAddr from 32 keep-alive
-// connections.
-func runParallelClients(b *testing.B, proxyAddr, upURL string, ca *certs.CA) {
-	form := "grant_type=client_credentials&client_id=bench&client_secret=s3cret"
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.Cert)
-	tr := &http.Transport{
-		Proxy:               http.ProxyURL(&url.URL{Scheme: "http", Host: proxyAddr}),
-		TLSClientConfig:     &tls.Config{RootCAs: pool},
-		MaxIdleConnsPerHost: 64,
-	}
-	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr}
-	b.SetParallelism(16)
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu0 := cpuTime()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			resp, err := c.Post(upURL+"/token", "application/x-www-form-urlencoded", strings.NewReader(form))
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-	})
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
-}
 
 // BenchmarkNewConn: one new client connection per request (TCP + CONNECT
 // + TLS handshake with the proxy, leaf cached).
@@ -254,12 +193,18 @@ func BenchmarkNewHost(b *testing.B) {
 	b.ReportMetric(float64(minted)/float64(b.N), "mints/op")
 }
 
-// cpuTime is the process's user+system CPU time (client, upstream and
-// proxy together in a benchmark).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+// BenchmarkAbortWatch: arming and stopping the client-abort watch, as
+// every intercepted exchange with a small request body does while it
+// waits for upstream (the answer comes before the watch's delay).
+func BenchmarkAbortWatch(b *testing.B) {
+	client, server := net.Pipe()
+	defer client.Close()
+	defer server.Close()
+	cc := &clientConn{Conn: server}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if cc.watchAbort(func() {}).stop() {
+			b.Fatal("watch reported an abort")
+		}
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

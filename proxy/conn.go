@@ -83,6 +83,8 @@ type clientConn struct {
 	// goroutine reading the tunnel (or the watch it waits for) touches them.
 	stash    []byte
 	stashErr error
+	// watch is the abort watch of the exchange waiting for upstream.
+	watch abortWatch
 }
 
 // corkMax bounds what a corked connection holds back: past it, writes go
@@ -317,15 +319,19 @@ const abortWatchDelay = 100 * time.Millisecond
 // stops (the client is alive and talking).
 const maxStash = 16 << 10
 
-// abortWatch is the background read of one exchange's client connection.
+// abortWatch is the background read of a client connection while one of
+// its exchanges waits for upstream. A connection has one, reused by its
+// exchanges (one at a time on an intercepted tunnel): arming it is a timer
+// Reset, not a new timer, goroutine closure and channel per exchange.
 type abortWatch struct {
-	c       *clientConn
-	cancel  context.CancelFunc
-	timer   *time.Timer
+	c     *clientConn
+	timer *time.Timer // calls start; made by the first watchAbort
+
 	mu      sync.Mutex
-	started bool
-	stopped bool
-	done    chan struct{}
+	cancel  context.CancelFunc
+	armed   bool          // between watchAbort and stop
+	started bool          // the background read runs (or ran) for this arming
+	done    chan struct{} // closed when that read ends
 	aborted atomic.Bool
 }
 
@@ -333,23 +339,37 @@ type abortWatch struct {
 // connection before stop is called. The connection must not be read by
 // anyone else until stop returns.
 func (c *clientConn) watchAbort(cancel context.CancelFunc) *abortWatch {
-	w := &abortWatch{c: c, cancel: cancel, done: make(chan struct{})}
-	w.timer = time.AfterFunc(abortWatchDelay, w.start)
+	w := &c.watch
+	w.mu.Lock()
+	w.c, w.cancel = c, cancel
+	w.armed, w.started, w.done = true, false, nil
+	w.aborted.Store(false)
+	if w.timer == nil {
+		w.timer = time.AfterFunc(abortWatchDelay, w.start)
+	} else {
+		w.timer.Reset(abortWatchDelay)
+	}
+	w.mu.Unlock()
 	return w
 }
 
+// start begins the background read. A firing that comes late, after its
+// exchange's stop, finds the watch disarmed and does nothing; one that
+// comes after the next exchange armed it starts that watch a little early,
+// which is harmless: until its stop nothing else reads the connection.
 func (w *abortWatch) start() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.stopped {
+	if !w.armed || w.started {
 		return
 	}
 	w.started = true
-	go w.read()
+	w.done = make(chan struct{})
+	go w.read(w.cancel, w.done)
 }
 
-func (w *abortWatch) read() {
-	defer close(w.done)
+func (w *abortWatch) read(cancel context.CancelFunc, done chan struct{}) {
+	defer close(done)
 	c := w.c
 	buf := make([]byte, 2048)
 	for {
@@ -370,7 +390,7 @@ func (w *abortWatch) read() {
 		// EOF or a reset: the client is gone.
 		c.stashErr = err
 		w.aborted.Store(true)
-		w.cancel()
+		cancel()
 		return
 	}
 }
@@ -379,12 +399,13 @@ func (w *abortWatch) read() {
 // reports whether the client aborted.
 func (w *abortWatch) stop() bool {
 	w.mu.Lock()
-	w.stopped = true
-	started := w.started
+	w.armed = false
+	started, done := w.started, w.done
 	w.mu.Unlock()
-	if !w.timer.Stop() && started {
+	w.timer.Stop()
+	if started {
 		_ = w.c.Conn.SetReadDeadline(time.Unix(1, 0)) // unblock the read
-		<-w.done
+		<-done
 		w.c.rdl = 0 // the next Read sets its deadline again
 	}
 	return w.aborted.Load()

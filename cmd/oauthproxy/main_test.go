@@ -62,12 +62,22 @@ type proxyProc struct {
 
 // startProxy starts `oauthproxy run` with args on a free loopback port and
 // waits until it accepts connections.
-func startProxy(t *testing.T, args ...string) *proxyProc {
+func startProxy(t testing.TB, args ...string) *proxyProc {
+	t.Helper()
+	return startProxyTo(t, nil, args...)
+}
+
+// startProxyTo is startProxy with the live log written to out instead of
+// p.stdout (when out is not nil).
+func startProxyTo(t testing.TB, out io.Writer, args ...string) *proxyProc {
 	t.Helper()
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &proxyProc{addr: addr, stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
-	e := &env{ctx: ctx, stdin: strings.NewReader(""), stdout: p.stdout, stderr: p.stderr, getenv: func(string) string { return "" }}
+	if out == nil {
+		out = p.stdout
+	}
+	e := &env{ctx: ctx, stdin: strings.NewReader(""), stdout: out, stderr: p.stderr, getenv: func(string) string { return "" }}
 	go func() { p.done <- mainEnv(e, append([]string{"run", "--listen", addr}, args...)) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -86,11 +96,17 @@ func startProxy(t *testing.T, args ...string) *proxyProc {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Cleanup(func() { p.stop(t) })
+	t.Cleanup(func() { p.halt(t) })
 	return p
 }
 
 func (p *proxyProc) stop(t *testing.T) int {
+	t.Helper()
+	return p.halt(t)
+}
+
+// halt is stop for tests and benchmarks alike.
+func (p *proxyProc) halt(t testing.TB) int {
 	t.Helper()
 	if p.cancel == nil {
 		return 0
@@ -142,7 +158,7 @@ func (p *proxyProc) waitRecords(t *testing.T, n int) []map[string]any {
 	}
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -158,7 +174,7 @@ type upstream struct {
 	caFile string
 }
 
-func newUpstream(t *testing.T, h http.Handler) *upstream {
+func newUpstream(t testing.TB, h http.Handler) *upstream {
 	t.Helper()
 	ca, err := certs.Generate()
 	if err != nil {

@@ -16,12 +16,14 @@ import (
 	"github.com/oauthproxy/oauthproxy/inspect"
 	"github.com/oauthproxy/oauthproxy/livelog"
 	"github.com/oauthproxy/oauthproxy/otlpexport"
+	"github.com/oauthproxy/oauthproxy/webui"
 )
 
 // BenchmarkSinkChain is what the live proxy does after each exchange of
 // the shared benchmark (a refresh_token grant answered with a rotated
 // token, so refresh-token-reused fires from the second one on): inspection
-// plus the console log line, as wired by `run` (without the HAR writer).
+// plus the console log line, as wired by `run` (without the HAR writer);
+// console+ui adds the web UI's sink, as `run` has by default.
 func BenchmarkSinkChain(b *testing.B) {
 	u, _ := url.Parse("https://127.0.0.1:8443/token")
 	reqBody := []byte("grant_type=refresh_token&refresh_token=rt." + strings.Repeat("r", 120) + "&client_id=proxybench-client&scope=openid+profile+email+offline_access")
@@ -37,16 +39,23 @@ func BenchmarkSinkChain(b *testing.B) {
 		name   string
 		format livelog.Format
 		otlp   string // collector: "", "down" or "up"
+		ui     bool   // also the web UI's sink, on by default in `run`
 	}{
-		{"console", livelog.FormatConsole, ""},
-		{"json", livelog.FormatJSON, ""},
-		{"console+otlp-down", livelog.FormatConsole, "down"},
-		{"console+otlp-up", livelog.FormatConsole, "up"},
+		{"console", livelog.FormatConsole, "", false},
+		{"console+ui", livelog.FormatConsole, "", true},
+		{"json", livelog.FormatJSON, "", false},
+		{"console+otlp-down", livelog.FormatConsole, "down", false},
+		{"console+otlp-up", livelog.FormatConsole, "up", false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			insp := inspect.New(inspect.Options{})
 			live := livelog.New(livelog.Options{Out: io.Discard, Format: bc.format})
 			chain := flow.Chain{insp, live}
+			if bc.ui {
+				ui := webui.New(webui.Options{})
+				defer ui.Close()
+				chain = append(chain, ui)
+			}
 			if bc.otlp != "" {
 				endpoint := up.URL
 				if bc.otlp == "down" {

@@ -1,14 +1,15 @@
 //go:build unix
 
-package main
+package proxytest
 
 import (
 	"syscall"
 	"time"
 )
 
-// cpuTime is the user+system CPU time of the whole process so far.
-func cpuTime() time.Duration {
+// CPUTime is the user+system CPU time of the whole process so far (0 if
+// the system does not say).
+func CPUTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
