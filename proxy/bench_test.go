@@ -15,6 +15,7 @@ import (
 
 	"github.com/oauthproxy/oauthproxy/certs"
 	"github.com/oauthproxy/oauthproxy/flow"
+	"github.com/oauthproxy/oauthproxy/internal/cputime"
 	"github.com/oauthproxy/oauthproxy/proxy/proxytest"
 )
 
@@ -50,7 +51,7 @@ func BenchmarkKeepAlive(b *testing.B) {
 		c := &http.Client{Transport: tr}
 		b.ReportAllocs()
 		b.ResetTimer()
-		cpu0 := proxytest.CPUTime()
+		cpu0 := cputime.Self()
 		for i := 0; i < b.N; i++ {
 			resp, err := c.Post(up.URL+"/token", "application/x-www-form-urlencoded", strings.NewReader(form))
 			if err != nil {
@@ -62,7 +63,7 @@ func BenchmarkKeepAlive(b *testing.B) {
 				b.Fatalf("status %d", resp.StatusCode)
 			}
 		}
-		b.ReportMetric(float64((proxytest.CPUTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+		b.ReportMetric(float64((cputime.Self()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 	}
 	b.Run("oauthproxy", func(b *testing.B) {
 		var n int64

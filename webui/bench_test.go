@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/oauthproxy/oauthproxy/flow"
+	"github.com/oauthproxy/oauthproxy/internal/cputime"
 )
 
 // benchExchanges are 64 token exchanges of distinct URLs.
@@ -81,7 +82,7 @@ func BenchmarkEvents(b *testing.B) {
 			xs := benchExchanges()
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := cpuTime()
+			cpu := cputime.Self()
 			for i := 0; i < b.N; i++ {
 				s.Handle(xs[i%len(xs)])
 				if i%8 == 7 {
@@ -90,7 +91,7 @@ func BenchmarkEvents(b *testing.B) {
 			}
 			// Let the stream write what it holds before the clock stops.
 			time.Sleep(50 * time.Millisecond)
-			cpu = cpuTime() - cpu
+			cpu = cputime.Self() - cpu
 			b.StopTimer()
 			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/op")
 			var missed int64

@@ -4,7 +4,6 @@ import (
 	"os"
 	"runtime/debug"
 	"testing"
-	"time"
 
 	"github.com/oauthproxy/oauthproxy/certs"
 	"github.com/oauthproxy/oauthproxy/proxy/proxytest"
@@ -66,7 +65,3 @@ func BenchmarkRunKeepAliveParallel(b *testing.B) {
 		})
 	}
 }
-
-// cpuTime is the user+system CPU time of the whole process so far (0
-// where it is not measured: benchmarks then report no CPU figure).
-func cpuTime() time.Duration { return proxytest.CPUTime() }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/oauthproxy/oauthproxy/flow"
 	"github.com/oauthproxy/oauthproxy/inspect"
+	"github.com/oauthproxy/oauthproxy/internal/cputime"
 	"github.com/oauthproxy/oauthproxy/livelog"
 	"github.com/oauthproxy/oauthproxy/otlpexport"
 	"github.com/oauthproxy/oauthproxy/webui"
@@ -78,7 +79,7 @@ func BenchmarkSinkChain(b *testing.B) {
 			}
 			t0 := time.Now()
 			b.ReportAllocs()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Self()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				x := &flow.Exchange{
@@ -95,7 +96,7 @@ func BenchmarkSinkChain(b *testing.B) {
 				chain.Handle(x)
 			}
 			b.StopTimer()
-			if cpu := cpuTime() - cpu0; cpu > 0 {
+			if cpu := cputime.Self() - cpu0; cpu > 0 {
 				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 			}
 		})

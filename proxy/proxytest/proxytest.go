@@ -23,6 +23,7 @@ import (
 	"github.com/elazarl/goproxy"
 
 	"github.com/oauthproxy/oauthproxy/certs"
+	"github.com/oauthproxy/oauthproxy/internal/cputime"
 )
 
 // Goproxy starts bare goproxy configured like the shared benchmark's
@@ -147,7 +148,7 @@ func KeepAliveParallel(b *testing.B, proxyAddr, upURL string, caCert *x509.Certi
 	b.SetParallelism(16)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := CPUTime()
+	cpu0 := cputime.Self()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := post(); err != nil {
@@ -157,7 +158,7 @@ func KeepAliveParallel(b *testing.B, proxyAddr, upURL string, caCert *x509.Certi
 		}
 	})
 	b.StopTimer()
-	if cpu := CPUTime() - cpu0; cpu > 0 {
+	if cpu := cputime.Self() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
 	}
 }
