@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/oauthproxy/oauthproxy/flow"
 )
@@ -158,6 +159,11 @@ func TestQueuedSinkPanic(t *testing.T) {
 		if resp, body := get(t, c, up.URL+"/after"); resp.StatusCode != 200 {
 			t.Fatalf("after the panic: got %d %s, want 200", resp.StatusCode, body)
 		}
+	}
+	// The proxy hands an exchange over after its response is done, so the
+	// last one may still be on its way: wait for it (bounded) before Close.
+	for deadline := time.Now().Add(10 * time.Second); sink.n.Load() < 3 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
 	}
 	q.Close()
 	if got := sink.n.Load(); got != 3 {
