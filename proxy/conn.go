@@ -186,9 +186,10 @@ func (c *clientConn) SetReadDeadline(t time.Time) error {
 // the policy of an exchange in an intercepted tunnel (modeActive): no byte
 // for IdleTimeout ends the read with a timeout. beginBody starts it,
 // bodyRead moves the deadline before each read, endBody clears it once the
-// body is done; net/http's own SetReadDeadline (a background read being
-// aborted, the next request's header) ends it too, under bodyMu, so a late
-// endBody never clears a deadline net/http set.
+// body is done; net/http's own SetReadDeadline (its background read
+// starting at the body's end or being aborted, the next request's header)
+// ends it too, under bodyMu, so a late endBody never clears a deadline
+// net/http set, and the wait for upstream after the body is not bounded.
 
 // beginBody starts the idle deadline of a plain request's body.
 func (c *clientConn) beginBody() {
