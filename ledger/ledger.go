@@ -12,6 +12,14 @@
 // take an advisory lock on path+".lock" (flock; none where the system has
 // no flock), so a compaction never renames a file over a record that
 // another process was appending. A corrupt or truncated line is skipped.
+//
+// The ledger never stops the proxy: it waits for the lock at most
+// Options.LockTimeout, and when it cannot lock or open its file (another
+// process holding the lock, the file replaced by one it cannot open) it
+// keeps the record in memory (reuse is still caught in this process), says
+// once through Options.Logf that reuse detection across restarts is
+// degraded, and retries the file on the next append, writing the records
+// it kept then.
 package ledger
 
 import (
@@ -42,7 +50,19 @@ type Options struct {
 	MaxAge time.Duration
 	// Now is the clock used for expiry. Nil means time.Now.
 	Now func() time.Time
+	// Logf, when set, receives the ledger's warnings: reuse detection
+	// across restarts degraded (once), records not written for want of
+	// the lock (at the 1st, 2nd, 4th... such record), the file usable again.
+	Logf func(format string, args ...any)
+	// LockTimeout bounds the wait for the lock file before an append;
+	// zero means 3 s. After a wait that timed out, appends only try the
+	// lock (no wait) until they get it again.
+	LockTimeout time.Duration
 }
+
+// maxPending bounds the records kept in memory for a later write while the
+// file cannot be locked or opened.
+const maxPending = 4096
 
 // Ledger is a file-backed inspect.Ledger, safe for concurrent use by
 // several goroutines and by several processes sharing the file.
@@ -62,6 +82,18 @@ type Ledger struct {
 	skipped int
 	err     error
 	closed  bool
+
+	// pending are records (lines) not written yet: the file could not be
+	// locked or opened; the next append that can writes them first.
+	pending [][]byte
+	// lost counts records dropped because pending was full.
+	lost int
+	// lockSkips counts appends that gave up waiting for the lock.
+	lockSkips int
+	// lockStuck: the last wait for the lock timed out.
+	lockStuck bool
+	// degraded: the file is not being written; said once in the log.
+	degraded bool
 }
 
 type key struct {
@@ -86,6 +118,9 @@ func Open(path string, opts Options) (*Ledger, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = 3 * time.Second
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("ledger: create directory for %s: %w", path, err)
 	}
@@ -107,8 +142,10 @@ func Open(path string, opts Options) (*Ledger, error) {
 	return l, nil
 }
 
-// open opens the file for appending and reading.
+// open opens the file for appending and reading. On failure l.f is nil:
+// the next refresh tries again.
 func (l *Ledger) open() error {
+	l.f = nil
 	f, err := os.OpenFile(l.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("ledger: open %s: %w", l.path, err)
@@ -175,32 +212,111 @@ func (l *Ledger) Record(u inspect.Use) {
 	line = append(line, '\n')
 	// Another process compacting now would rename a new file over the one
 	// this line goes to: appends and compactions take the lock file.
-	if err := lockFile(l.lock); err != nil {
-		l.err = fmt.Errorf("ledger: lock %s.lock: %w", l.path, err)
+	if err := l.lockBounded(); err != nil {
+		l.merge(u)
+		l.keep(line)
+		l.lockSkips++
+		l.err = err
+		l.degrade(err)
+		if n := l.lockSkips; n&(n-1) == 0 {
+			l.logf("ledger: another process holds %s.lock: %d record(s) not written to the file so far (kept in memory and written once the lock is free)", l.path, n)
+		}
 		return
 	}
 	defer unlockFile(l.lock)
-	// Pick up other processes' records first so the first use wins across them.
+	// Pick up other processes' records first so the first use wins across
+	// them; this also reopens a file that could not be opened before.
 	if err := l.refresh(); err != nil {
 		l.err = err
 	}
 	l.merge(u)
-	before := l.off
-	if _, err := l.f.Write(line); err != nil {
-		l.err = fmt.Errorf("ledger: append to %s: %w", l.path, err)
+	if l.f == nil {
+		l.keep(line)
+		l.degrade(l.err)
 		return
 	}
-	// If the file ends right after our line, nobody else appended since the
-	// refresh: skip reading our own line back.
-	if fi, err := l.f.Stat(); err == nil && fi.Size() == before+int64(len(line)) {
+	before, written := l.off, int64(0)
+	kept := len(l.pending)
+	all := append(l.pending, line)
+	for i, p := range all {
+		if _, err := l.f.Write(p); err != nil {
+			l.err = fmt.Errorf("ledger: append to %s: %w", l.path, err)
+			l.pending = all[i:] // one line over maxPending at most
+			l.degrade(l.err)
+			return
+		}
+		written += int64(len(p))
+	}
+	lines := len(all)
+	l.pending = nil
+	l.err = nil
+	if l.degraded {
+		l.degraded = false
+		l.logf("ledger: %s is usable again; %d record(s) kept meanwhile were written (%d lost: too many)", l.path, kept, l.lost)
+		l.lost = 0
+	}
+	// If the file ends right after our lines, nobody else appended since
+	// the refresh: skip reading our own lines back.
+	if fi, err := l.f.Stat(); err == nil && fi.Size() == before+written {
 		l.off = fi.Size()
-		l.lines++
+		l.lines += lines
 	}
 	// Our own line is read back by the next refresh; merging it is idempotent.
 	if l.lines+1 > 2*l.opts.MaxEntries || l.off+int64(len(line)) > l.opts.MaxBytes {
 		if err := l.compact(); err != nil {
 			l.err = err
 		}
+	}
+}
+
+// lockBounded takes the lock file, waiting at most LockTimeout (or only
+// trying, after a wait that timed out).
+func (l *Ledger) lockBounded() error {
+	wait := l.opts.LockTimeout
+	if l.lockStuck {
+		wait = 0
+	}
+	deadline := time.Now().Add(wait)
+	pause := time.Millisecond
+	for {
+		ok, err := tryLockFile(l.lock)
+		if err != nil {
+			return fmt.Errorf("ledger: lock %s.lock: %w", l.path, err)
+		}
+		if ok {
+			l.lockStuck = false
+			return nil
+		}
+		if !time.Now().Before(deadline) {
+			l.lockStuck = true
+			return fmt.Errorf("ledger: lock %s.lock: still held by another process after %s", l.path, wait)
+		}
+		time.Sleep(min(pause, time.Until(deadline)))
+		pause = min(2*pause, 50*time.Millisecond)
+	}
+}
+
+// keep holds a line for the next append that can write it.
+func (l *Ledger) keep(line []byte) {
+	if len(l.pending) >= maxPending {
+		l.lost++
+		return
+	}
+	l.pending = append(l.pending, line)
+}
+
+// degrade says once, until the file works again, that it does not.
+func (l *Ledger) degrade(err error) {
+	if l.degraded {
+		return
+	}
+	l.degraded = true
+	l.logf("%v; reuse detection across restarts is degraded: this process still remembers the codes it sees, and retries the file on the next append", err)
+}
+
+func (l *Ledger) logf(format string, args ...any) {
+	if l.opts.Logf != nil {
+		l.opts.Logf(format, args...)
 	}
 }
 
@@ -235,6 +351,12 @@ func (l *Ledger) merge(u inspect.Use) {
 // refresh reads lines appended since the last read; if the file was
 // replaced (compacted by another process) it reopens it and reads it whole.
 func (l *Ledger) refresh() error {
+	if l.f == nil {
+		if err := l.open(); err != nil {
+			return err
+		}
+		return l.readNew()
+	}
 	fi, err := os.Stat(l.path)
 	if err != nil {
 		return fmt.Errorf("ledger: stat %s: %w", l.path, err)
@@ -361,6 +483,14 @@ func (l *Ledger) compact() error {
 	return l.readNew()
 }
 
+// LockSkips returns how many appends gave up waiting for the lock (their
+// records were kept in memory for a later write).
+func (l *Ledger) LockSkips() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lockSkips
+}
+
 // Len returns the number of live entries known to this instance.
 func (l *Ledger) Len() int {
 	l.mu.Lock()
@@ -382,7 +512,8 @@ func (l *Ledger) Skipped() int {
 }
 
 // Err returns the last error met while appending, re-reading or compacting
-// (nil if none). The ledger keeps working in memory after an error.
+// since the last successful append (nil if none). The ledger keeps working
+// in memory after an error.
 func (l *Ledger) Err() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -398,6 +529,9 @@ func (l *Ledger) Close() error {
 	}
 	l.closed = true
 	l.lock.Close()
+	if l.f == nil {
+		return nil
+	}
 	if err := l.f.Close(); err != nil {
 		return fmt.Errorf("ledger: close %s: %w", l.path, err)
 	}

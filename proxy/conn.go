@@ -85,6 +85,11 @@ type clientConn struct {
 	stashErr error
 	// watch is the abort watch of the exchange waiting for upstream.
 	watch abortWatch
+
+	// The request body of a plain (non-CONNECT) request: see beginBody.
+	bodyMu sync.Mutex
+	bodyOn atomic.Bool // set and cleared under bodyMu
+	bodyDL int64       // the deadline bodyRead last set (unix ns), under bodyMu
 }
 
 // corkMax bounds what a corked connection holds back: past it, writes go
@@ -163,9 +168,71 @@ func (c *clientConn) upgrade() {
 }
 
 // SetReadDeadline passes through and forgets the managed read deadline.
+// A call from net/http also ends a plain request body's deadline
+// (beginBody): net/http has taken the connection back.
 func (c *clientConn) SetReadDeadline(t time.Time) error {
+	if c.bodyOn.Load() {
+		c.bodyMu.Lock()
+		c.bodyOn.Store(false)
+		c.bodyMu.Unlock()
+	}
 	c.rdl = 0
 	return c.Conn.SetReadDeadline(t)
+}
+
+// Plain requests' bodies. net/http clears the read deadline once it has
+// read a request header (ReadTimeout is not used: it would also bound the
+// wait for upstream), so a client that announces a body and then stops
+// sending it, without closing, would hold its request and the upstream
+// request for ever. While the proxy reads such a body, the connection gets
+// the policy of an exchange in an intercepted tunnel (modeActive): no byte
+// for IdleTimeout ends the read with a timeout. beginBody starts it,
+// bodyRead moves the deadline before each read, endBody clears it once the
+// body is done; net/http's own SetReadDeadline (its background read
+// starting at the body's end or being aborted, the next request's header)
+// ends it too, under bodyMu, so a late endBody never clears a deadline
+// net/http set, and the wait for upstream after the body is not bounded.
+
+// beginBody starts the idle deadline of a plain request's body.
+func (c *clientConn) beginBody() {
+	if c.idle <= 0 || c.mode.Load() != modeServer {
+		return
+	}
+	c.bodyMu.Lock()
+	c.bodyOn.Store(true)
+	c.bodyDL = 0
+	c.bodyMu.Unlock()
+}
+
+// bodyRead moves the read deadline to about IdleTimeout from now before a
+// read of the body, coarsely like idleReadDeadline.
+func (c *clientConn) bodyRead() {
+	if !c.bodyOn.Load() {
+		return
+	}
+	c.bodyMu.Lock()
+	if c.bodyOn.Load() {
+		now := time.Now()
+		if c.bodyDL-now.UnixNano() <= int64(c.idle)*3/4 {
+			dl := now.Add(c.idle)
+			c.bodyDL = dl.UnixNano()
+			_ = c.Conn.SetReadDeadline(dl)
+		}
+	}
+	c.bodyMu.Unlock()
+}
+
+// endBody clears the body's deadline, unless net/http has set one since.
+func (c *clientConn) endBody() {
+	if !c.bodyOn.Load() {
+		return
+	}
+	c.bodyMu.Lock()
+	if c.bodyOn.Load() {
+		c.bodyOn.Store(false)
+		_ = c.Conn.SetReadDeadline(time.Time{})
+	}
+	c.bodyMu.Unlock()
 }
 
 func (c *clientConn) Read(p []byte) (int, error) {

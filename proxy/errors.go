@@ -111,14 +111,14 @@ func rootMessage(err error) string {
 }
 
 // describeClientError says why reading a request body from the client
-// failed.
-func describeClientError(err error) string {
+// failed; idle is the idle timeout that cuts a stalled body.
+func describeClientError(err error, idle time.Duration) string {
 	var netErr net.Error
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "the client closed the connection before the whole body (Content-Length) arrived"
 	case errors.As(err, &netErr) && netErr.Timeout():
-		return "the client stopped sending the body (idle timeout)"
+		return "the client stopped sending the request body (nothing for " + idle.String() + ", idle timeout)"
 	case errors.Is(err, syscall.ECONNRESET):
 		return "connection reset by the client"
 	}

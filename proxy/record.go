@@ -26,6 +26,7 @@ import (
 
 	"github.com/oauthproxy/oauthproxy/content"
 	"github.com/oauthproxy/oauthproxy/flow"
+	"github.com/oauthproxy/oauthproxy/redact"
 )
 
 // recorder is the goproxy RoundTripper of every proxied request: it sends
@@ -82,18 +83,19 @@ func (rt recorder) RoundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Re
 	if req.Body != nil && req.Body != http.NoBody {
 		e.reqb = reqBody{rc: req.Body, limit: s.bodyCap}
 		e.req = &e.reqb
+		if !intercepted && cc != nil {
+			// A plain request's body is read under the idle timeout, as
+			// in a tunnel (clientConn.beginBody).
+			cc.beginBody()
+			e.reqb.cc = cc
+		}
 		if n := req.ContentLength; n > 0 && n <= smallBody && !expectsContinue(req.Header) {
 			// A small body is read before the request goes upstream, so
 			// that net/http writes header and body in one go (it flushes
 			// the header first for a body it cannot see in memory).
 			buf, err := e.reqb.readAll(n)
 			if err != nil {
-				msg := "oauthproxy: reading the request body from the client: " + describeClientError(err)
-				x.Error, x.ErrorType = msg, "http_request_error"
-				e.finish(nil, time.Time{})
-				resp := errorResponse(req, http.StatusBadRequest, msg, "http_request_error")
-				resp.Close = true
-				return resp, nil
+				return e.clientBodyFailed(req, err, false), nil
 			}
 			req.Body = io.NopCloser(bytes.NewReader(buf))
 		} else {
@@ -125,6 +127,13 @@ func (rt recorder) RoundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Re
 	out := req.WithContext(httptrace.WithClientTrace(octx, &e.trace))
 	resp, err := s.tr.RoundTrip(out)
 	aborted := watch != nil && watch.stop()
+	if err != nil && streamed {
+		if cerr := e.reqb.clientErr(); isTimeout(cerr) {
+			// The client stalled in its body: not the upstream's fault
+			// (net/http also cancels a plain request's context then).
+			return e.clientBodyFailed(req, cerr, true), nil
+		}
+	}
 	if err != nil {
 		reason, status := describeUpstreamError(err, s.opts.UpstreamTimeout)
 		msg := "oauthproxy: upstream " + hostPort(req.URL) + ": " + reason
@@ -207,6 +216,39 @@ func (rt recorder) RoundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Re
 		resp.Close = true
 	}
 	return resp, nil
+}
+
+// clientBodyFailed records and answers a request whose body could not be
+// read from the client: 408 when the client stalled (also a line in the
+// log: a stuck client is otherwise invisible), else 400; the connection is
+// closed after the answer. upstream says whether the request had already
+// gone upstream (it has been canceled).
+func (e *exchange) clientBodyFailed(req *http.Request, err error, upstream bool) *http.Response {
+	msg := "oauthproxy: reading the request body from the client: " + describeClientError(err, e.s.idle)
+	status := http.StatusBadRequest
+	if isTimeout(err) {
+		status = http.StatusRequestTimeout
+		if ev := e.s.log.Warn(); ev != nil {
+			what := "nothing was sent upstream"
+			if upstream {
+				what = "the upstream request was canceled"
+			}
+			ev.Str("component", "proxy").Str("client", req.RemoteAddr).Str("method", req.Method).
+				Str("target", redact.Text(hostPort(req.URL)+req.URL.Path)).Int64("body_bytes", e.reqb.received()).
+				Msgf("proxy: stalled client: it stopped sending the request body (nothing for %s, idle timeout); answered 408 and closed the connection, %s", e.s.idle, what)
+		}
+	}
+	e.x.Error, e.x.ErrorType = msg, "http_request_error"
+	e.finish(nil, time.Time{})
+	resp := errorResponse(req, status, msg, "http_request_error")
+	resp.Close = true
+	return resp
+}
+
+// isTimeout reports whether err is a network timeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return err != nil && errors.As(err, &ne) && ne.Timeout()
 }
 
 // newID returns a random (version 4) UUID. IDs only need to be unique,
@@ -588,6 +630,7 @@ func keep(buf, p []byte, limit int64, truncated bool) ([]byte, bool) {
 type reqBody struct {
 	rc    io.ReadCloser
 	limit int64
+	cc    *clientConn // set for a plain request: its body's idle deadline (beginBody)
 
 	mu        sync.Mutex
 	buf       []byte
@@ -595,11 +638,18 @@ type reqBody struct {
 	truncated bool
 	eof       bool
 	sealed    bool
+	err       error // the first read error other than io.EOF
 }
 
 func (b *reqBody) Read(p []byte) (int, error) {
+	if b.cc != nil {
+		b.cc.bodyRead()
+	}
 	n, err := b.rc.Read(p)
 	b.mu.Lock()
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
 	if !b.sealed {
 		if n > 0 {
 			b.size += int64(n)
@@ -614,18 +664,65 @@ func (b *reqBody) Read(p []byte) (int, error) {
 		}
 	}
 	b.mu.Unlock()
+	if err == io.EOF && b.cc != nil {
+		b.cc.endBody()
+	}
 	return n, err
 }
 
-func (b *reqBody) Close() error { return b.rc.Close() }
+// Close closes the client's body; for a plain request, then ends the idle
+// deadline (after: net/http's Close may read what is left of the body).
+func (b *reqBody) Close() error {
+	err := b.rc.Close()
+	if b.cc != nil {
+		b.cc.endBody()
+	}
+	return err
+}
+
+// clientErr is the first error reading the body from the client, other
+// than its end.
+func (b *reqBody) clientErr() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+// received is how many body bytes came from the client.
+func (b *reqBody) received() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.size
+}
 
 // readAll reads the whole body of Content-Length n from the client,
 // captures it, and closes the client's body.
 func (b *reqBody) readAll(n int64) ([]byte, error) {
 	buf := make([]byte, n)
-	_, err := io.ReadFull(b.rc, buf)
-	_ = b.rc.Close()
+	got, err := 0, error(nil)
+	for got < len(buf) && err == nil { // io.ReadFull, with the idle deadline moved per read
+		if b.cc != nil {
+			b.cc.bodyRead()
+		}
+		var m int
+		m, err = b.rc.Read(buf[got:])
+		got += m
+	}
+	switch {
+	case got == len(buf):
+		err = nil
+	case err == io.EOF:
+		err = io.ErrUnexpectedEOF
+	}
+	_ = b.Close()
 	if err != nil {
+		// Keep what did arrive, for the exchange.
+		b.mu.Lock()
+		b.size, b.err = int64(got), err
+		if b.limit > 0 {
+			b.buf, b.truncated = keep(nil, buf[:got], b.limit, false)
+		}
+		b.mu.Unlock()
 		return nil, err
 	}
 	b.mu.Lock()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/oauthproxy/oauthproxy/capture"
 	"github.com/oauthproxy/oauthproxy/certs"
@@ -182,6 +183,9 @@ func runReplay(e *env, args []string) error {
 		if !ok || k == "" {
 			return usagef("--set %q: want NAME=VALUE", s)
 		}
+		if err := checkSetHeader(k, v); err != nil {
+			return err
+		}
 		opts.Set[k] = v
 	}
 	if *target != "" {
@@ -214,8 +218,12 @@ func runReplay(e *env, args []string) error {
 	}
 	live := livelog.New(livelog.Options{Out: e.stdout, Format: fmtOut, Color: isTerminal(e.stdout)})
 	failed := 0
-	for _, x := range sel {
-		nx, err := replay.Send(context.Background(), x, opts)
+	for i, x := range sel {
+		nx, err := replay.Send(e.ctx, x, opts)
+		if e.ctx.Err() != nil {
+			// Ctrl-C: the request in flight was canceled.
+			return exitError{exitFailure, fmt.Errorf("interrupted: %d of %d replays not completed", len(sel)-i, len(sel))}
+		}
 		if err != nil {
 			failed++
 			fmt.Fprintf(e.stderr, "oauthproxy %v\n", err) // err starts with "replay: "
@@ -229,6 +237,24 @@ func runReplay(e *env, args []string) error {
 	}
 	if failed > 0 {
 		return exitError{exitFailure, fmt.Errorf("%d of %d replays not sent", failed, len(sel))}
+	}
+	return nil
+}
+
+// checkSetHeader refuses a --set header:NAME=VALUE that no HTTP request
+// can carry (it would fail as if the network had), naming the header but
+// never quoting the value, which may be a secret.
+func checkSetHeader(k, v string) error {
+	const prefix = "header:"
+	if len(k) < len(prefix) || !strings.EqualFold(k[:len(prefix)], prefix) {
+		return nil
+	}
+	name := strings.TrimSpace(k[len(prefix):])
+	if !httpguts.ValidHeaderFieldName(name) {
+		return usagef("--set: header name %q is not a valid HTTP header name (letters, digits and !#$%%&'*+-.^_`|~ only)", name)
+	}
+	if !httpguts.ValidHeaderFieldValue(v) {
+		return usagef("--set: the value given for header %q holds a line break or another control character, which an HTTP header cannot carry", name)
 	}
 	return nil
 }

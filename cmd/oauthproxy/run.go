@@ -297,7 +297,7 @@ func serveProxy(e *env, f runFlags, hooks serveHooks) error {
 
 	var led inspect.Ledger
 	if !f.noLedger {
-		l, err := ledger.Open(filepath.Join(dir, "ledger.jsonl"), ledger.Options{})
+		l, err := ledger.Open(filepath.Join(dir, "ledger.jsonl"), ledger.Options{Logf: func(format string, args ...any) { internal.Warn().Msgf(format, args...) }})
 		if err != nil {
 			// A read-only data directory (a container, a shared config)
 			// need not stop the proxy.
