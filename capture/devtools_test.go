@@ -91,7 +91,7 @@ func TestBrowserError(t *testing.T) {
 		{"xhr aborted by the page", "net::ERR_ABORTED", "xhr", "web", flow.ClientAbortedPrefix + "the page's script"},
 		{"custom scheme, unknown", "net::ERR_UNKNOWN_URL_SCHEME", "document", "app", flow.BrowserCanceledPrefix + "loading a com.example.app: URL"},
 		{"custom scheme, handed over", "net::ERR_ABORTED", "document", "app", flow.BrowserCanceledPrefix + "loading a com.example.app: URL"},
-		{"name not resolved", "net::ERR_NAME_NOT_RESOLVED", "document", "web", "the browser reported net::ERR_NAME_NOT_RESOLVED"},
+		{"name not resolved", "net::ERR_NAME_NOT_RESOLVED", "document", "web", flow.BrowserReportedPrefix + "net::ERR_NAME_NOT_RESOLVED"},
 		{"mitmproxy's text", "Connection killed.", "", "web", ""},
 		{"HTTP Toolkit's text", "Aborted", "", "web", ""},
 	}

@@ -734,7 +734,7 @@ func browserError(u *url.URL, err, resourceType string) string {
 	case !webScheme(u.Scheme):
 		return flow.BrowserCanceledPrefix + "loading a " + strings.ToLower(u.Scheme) + ": URL (" + name + "): a browser does not load that scheme itself; the app registered for it, if any, gets the URL"
 	case name != "net::ERR_ABORTED":
-		return "the browser reported " + name + " (no answer)"
+		return flow.BrowserReportedPrefix + name + " (no answer)"
 	case resourceType == "fetch" || resourceType == "xhr":
 		return flow.ClientAbortedPrefix + "the page's script aborted the request, or the browser gave up on it, before any answer (net::ERR_ABORTED)"
 	}

@@ -255,6 +255,12 @@ func (x *Exchange) ClientAborted() bool { return strings.HasPrefix(x.Error, Clie
 // out waiting.
 const BrowserCanceledPrefix = ClientAbortedPrefix + "the browser canceled "
 
+// BrowserReportedPrefix starts Exchange.Error when a browser's capture
+// says the request got no answer for another reason than a cancellation
+// ("the browser reported net::ERR_CONNECTION_REFUSED"): the browser's own
+// failure, seen by no proxy.
+const BrowserReportedPrefix = "the browser reported "
+
 // BrowserCanceled reports whether a capture says the browser canceled the
 // request before any answer (see BrowserCanceledPrefix).
 func (x *Exchange) BrowserCanceled() bool {
