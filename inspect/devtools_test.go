@@ -71,7 +71,7 @@ func TestDevToolsAbortsTrace(t *testing.T) {
 			trace: map[int]string{9: "login id.example.com: authorize → 6 hops → callback → token 200 ok"}},
 		{name: "authorize blocked by the browser", file: "authorize-blocked.har", callback: -1,
 			trace:  map[int]string{1: "login id.example.com: authorize net::ERR_BLOCKED_BY_CLIENT"},
-			diag:   map[int]string{1: "network/upstream-unreachable"},
+			diag:   map[int]string{1: "network/browser-blocked"},
 			failed: []int{1}},
 		{name: "authorize host not resolved by the browser", file: "authorize-blocked.har", callback: -1,
 			edit: func(xs []*flow.Exchange) []*flow.Exchange {
@@ -79,7 +79,7 @@ func TestDevToolsAbortsTrace(t *testing.T) {
 				return xs
 			},
 			trace:  map[int]string{1: "login id.example.com: authorize net::ERR_NAME_NOT_RESOLVED"},
-			diag:   map[int]string{1: "network/upstream-unreachable"},
+			diag:   map[int]string{1: "network/upstream-dns"},
 			failed: []int{1}},
 		{name: "live proxy: authorize host not resolved", file: "authorize-blocked.har", callback: -1,
 			edit: func(xs []*flow.Exchange) []*flow.Exchange {
