@@ -114,3 +114,32 @@ func TestBrowserError(t *testing.T) {
 		})
 	}
 }
+
+// TestNonWebURLs: entries whose URL has a scheme but no host (what DevTools
+// record for data:, blob: and custom-scheme URLs) are read, not an error
+// that ends the capture; a relative URL without a host still is one.
+func TestNonWebURLs(t *testing.T) {
+	tests := []struct {
+		name, url string
+		wantErr   bool
+	}{
+		{"custom scheme with path", "com.example.app:/oauth2redirect?code=x&state=y", false},
+		{"custom scheme, opaque", "msauth.com.example.app:oauth?code=x", false},
+		{"data URL", "data:image/png;base64,iVBORw0KGgo=", false},
+		{"blob URL", "blob:https://app.example.com/3f1c2a9e-0000-4000-8000-000000000000", false},
+		{"relative, no host", "/oauth2/token", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := &Entry{StartedDateTime: "2025-06-02T09:30:00.000Z", Request: Request{Method: "GET", URL: tt.url},
+				Response: Response{Error: "net::ERR_UNKNOWN_URL_SCHEME"}}
+			x, err := ExchangeFromEntry(e, 0)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("got error %v, want error %v", err, tt.wantErr)
+			}
+			if err == nil && x.Request.URLString() != tt.url {
+				t.Errorf("URL: got %q, want %q", x.Request.URLString(), tt.url)
+			}
+		})
+	}
+}

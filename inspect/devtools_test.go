@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/oauthproxy/oauthproxy/capture"
 	"github.com/oauthproxy/oauthproxy/flow"
@@ -186,6 +187,18 @@ var callbackCases = []checkCase{
 			return s.callback(unanswered("oauthproxy: upstream app.example.com:443: dial tcp 192.0.2.7:443: connect: connection refused"))
 		},
 		msg: "is the app's server at app.example.com:443 up", sev: flow.SeverityInfo},
+	{name: "custom-scheme callback, another tool's error", id: IDCallbackUnanswered, fire: true,
+		setup: func(s *scen) []*flow.Exchange {
+			xs := s.login()
+			xs[1] = s.authorizeToLogin(s.authParams().set("redirect_uri", "com.example.app:/cb"), -30*time.Second)
+			xs[4] = s.finalRedirect(s.respQuery(), -19*time.Second)
+			xs[4].Response.Header.Set("Location", "com.example.app:/cb?"+s.respQuery().encode())
+			return xs
+		},
+		x: func(s *scen) *flow.Exchange {
+			return exch("GET", "com.example.app:/cb?"+s.respQuery().encode(), unanswered("Aborted"))
+		},
+		msg: "the redirect URI com.example.app:/cb got no answer (no answer): the code sha256:"},
 	{name: "callback answered", id: IDCallbackUnanswered,
 		setup: func(s *scen) []*flow.Exchange { return s.login() },
 		x:     func(s *scen) *flow.Exchange { return s.callback() }},

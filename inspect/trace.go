@@ -376,13 +376,20 @@ func (in *Inspector) callbackUnanswered(c *ctx, a *authReq) {
 	if u.Port() == "" {
 		hp = net.JoinHostPort(u.Hostname(), defaultPort(u.Scheme))
 	}
-	msg := "the request to the redirect URI " + u.Scheme + "://" + u.Host + u.EscapedPath() + " got no answer (" + noAnswer(x) + ")"
+	where := u.Scheme + "://" + u.Host + u.EscapedPath()
+	if u.Host == "" {
+		where = u.Scheme + ":" + u.EscapedPath() // a custom scheme
+	}
+	msg := "the request to the redirect URI " + where + " got no answer (" + noAnswer(x) + ")"
 	if a != nil && a.issued != "" {
 		msg += ": the code " + redact.Short(a.issued) + " was issued, but the app did not receive it"
 	}
-	if isLoopback(strings.ToLower(u.Hostname())) {
+	switch {
+	case u.Host == "":
+		msg += "; is an app registered for " + u.Scheme + ": URLs?"
+	case isLoopback(strings.ToLower(u.Hostname())):
 		msg += "; is the app listening on " + hp + "?"
-	} else {
+	default:
 		msg += "; is the app's server at " + hp + " up and reachable from the browser?"
 	}
 	in.addFinding(c, IDCallbackUnanswered, msg)
