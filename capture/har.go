@@ -75,6 +75,9 @@ type Entry struct {
 	// Login is the id of the login the exchange belongs to (flow.OAuth.Login):
 	// group entries by it to see one login from authorize to token.
 	Login string `json:"_login,omitempty"`
+	// ResourceType is what Chrome's DevTools say the request was for
+	// ("document", "fetch", "xhr", "image", "other"...); read only.
+	ResourceType string `json:"_resourceType,omitempty"`
 }
 
 // Request is a HAR request.

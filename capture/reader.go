@@ -527,7 +527,10 @@ func ExchangeFromEntry(e *Entry, index int) (*flow.Exchange, error) {
 	} else if u, err = url.Parse(rq.URL); err != nil {
 		return nil, fail("request.url", err)
 	}
-	if u.Host == "" {
+	if u.Host == "" && !webScheme(u.Scheme) && u.Scheme != "" {
+		// A custom-scheme URL (com.example.app:/oauth2redirect?code=...),
+		// as DevTools record a native app's redirect URI: it has no host.
+	} else if u.Host == "" {
 		host := pseudo[":authority"]
 		if host == "" {
 			host = h.Get("Host")
@@ -623,8 +626,13 @@ func ExchangeFromEntry(e *Entry, index int) (*flow.Exchange, error) {
 			}
 		}
 		x.Response = resp
+		if rs.Error == "net::ERR_ABORTED" {
+			// Chrome: the browser stopped reading the body (a navigation
+			// went on, the tab closed); the server's answer stands.
+			x.Error = flow.ClientAbortedPrefix + "the browser stopped reading the response (net::ERR_ABORTED)"
+		}
 	} else {
-		x.Error = orDefault(rs.Error, orDefault(rs.StatusText, "no response"))
+		x.Error = orDefault(browserError(u, rs.Error, e.ResourceType), orDefault(rs.Error, orDefault(rs.StatusText, "no response")))
 	}
 	if rs.Error != "" && x.Error == "" && x.Response == nil {
 		x.Error = rs.Error
@@ -697,6 +705,40 @@ func ExchangeFromEntry(e *Entry, index int) (*flow.Exchange, error) {
 		x.ID = newUUID()
 	}
 	return x, nil
+}
+
+// webScheme reports whether a URL scheme is one a browser loads itself.
+func webScheme(scheme string) bool {
+	switch strings.ToLower(scheme) {
+	case "http", "https", "ws", "wss":
+		return true
+	}
+	return false
+}
+
+// browserError words the error Chrome's DevTools export ("_error", its
+// net error name) gives a request that got no answer, so that inspection
+// treats it as the live proxy treats the same event: a request the browser
+// canceled (a navigation that replaced it, a prefetch dropped, a
+// custom-scheme URL handed to an app) is flow.BrowserCanceledPrefix and no
+// failure; a fetch or XHR the page aborted is a client abort before the
+// answer (its timeout, like a live client's); any other net error is the
+// browser's own failure to get an answer. "" when err is not a Chrome net
+// error.
+func browserError(u *url.URL, err, resourceType string) string {
+	name := strings.TrimSpace(err)
+	if !strings.HasPrefix(name, "net::ERR_") || strings.ContainsAny(name, " \t") {
+		return ""
+	}
+	switch {
+	case !webScheme(u.Scheme):
+		return flow.BrowserCanceledPrefix + "loading a " + strings.ToLower(u.Scheme) + ": URL (" + name + "): a browser does not load that scheme itself; the app registered for it, if any, gets the URL"
+	case name != "net::ERR_ABORTED":
+		return flow.BrowserReportedPrefix + name + " (no answer)"
+	case resourceType == "fetch" || resourceType == "xhr":
+		return flow.ClientAbortedPrefix + "the page's script aborted the request, or the browser gave up on it, before any answer (net::ERR_ABORTED)"
+	}
+	return flow.BrowserCanceledPrefix + "the request before any answer (net::ERR_ABORTED): a navigation replaced it, or the page that wanted it went away"
 }
 
 // harHeaders converts a HAR header list into an http.Header, dropping

@@ -247,18 +247,39 @@ const ClientAbortedPrefix = "oauthproxy: client aborted: "
 // ClientAborted reports whether the client gave up on the exchange.
 func (x *Exchange) ClientAborted() bool { return strings.HasPrefix(x.Error, ClientAbortedPrefix) }
 
+// BrowserCanceledPrefix starts Exchange.Error when a browser's capture
+// says the browser itself canceled the request before any answer: a
+// navigation or subresource it dropped, a prefetch, a custom-scheme URL it
+// hands to an app (DevTools' net::ERR_ABORTED, net::ERR_UNKNOWN_URL_SCHEME).
+// The live proxy never writes it: there a client that left may have timed
+// out waiting.
+const BrowserCanceledPrefix = ClientAbortedPrefix + "the browser canceled "
+
+// BrowserReportedPrefix starts Exchange.Error when a browser's capture
+// says the request got no answer for another reason than a cancellation
+// ("the browser reported net::ERR_CONNECTION_REFUSED"): the browser's own
+// failure, seen by no proxy.
+const BrowserReportedPrefix = "the browser reported "
+
+// BrowserCanceled reports whether a capture says the browser canceled the
+// request before any answer (see BrowserCanceledPrefix).
+func (x *Exchange) BrowserCanceled() bool {
+	return strings.HasPrefix(x.Error, BrowserCanceledPrefix)
+}
+
 // Failed reports whether the exchange failed: the server answered 4xx/5xx,
 // no answer came (an upstream error, or a client that left before the
 // status), or the upstream broke off a 1xx-3xx answer. A client that left
 // after the server answered below 400 (a tab closed during a large
 // download, a browser cancelling a redirect it no longer follows) is not a
 // failure of the exchange: the server's answer stands, and ClientAborted
-// still says that the client left.
+// still says that the client left. Nor is a request the browser canceled
+// before any answer (BrowserCanceled): nothing failed that it can show.
 func (x *Exchange) Failed() bool {
 	if r := x.Response; r != nil && r.Status > 0 {
 		return r.Status >= 400 || (x.Error != "" && !x.ClientAborted())
 	}
-	return x.Error != ""
+	return x.Error != "" && !x.BrowserCanceled()
 }
 
 // Sink consumes finished exchanges. Implementations must be safe for

@@ -89,6 +89,7 @@ func (in *Inspector) callback(c *ctx) {
 		p = c.body
 	}
 	a, _ := in.authResponse(c, p, c.x.Request.URL, true)
+	in.callbackUnanswered(c, a)
 	if a != nil {
 		c.x.OAuth.Login, c.x.OAuth.LoginLink = a.login, flow.LinkCertain
 		in.endTrace(c.x, a)

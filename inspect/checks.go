@@ -49,6 +49,8 @@ const (
 	IDAuthorizeUnseen = "authorize-unseen"
 	IDRedirectChanged = "redirect-uri-changed"
 	IDVerifierReused  = "pkce-verifier-reused"
+	// IDCallbackUnanswered: the request to the redirect URI got no answer.
+	IDCallbackUnanswered = "callback-unanswered"
 )
 
 // phase says which exchange a check looks at.
@@ -210,6 +212,10 @@ var checks = []*check{
 	{IDVerifierReused, flow.SeverityWarn, flow.CategoryClientConfig,
 		"The same code_verifier is sent with different codes: PKCE needs a fresh verifier per authorize request (RFC 7636 §4.1).",
 		"Generate a new code_verifier for every authorize request and keep it with that request's state; do not store one verifier per app or user.",
+		phaseTrace, nil},
+	{IDCallbackUnanswered, flow.SeverityInfo, flow.CategoryClientConfig,
+		"The authorization server issued its response, but the browser's request to the redirect URI got no answer (connection refused, name not resolved...): the app did not receive the code.",
+		"Start the app's listener before the login and keep it running until the callback arrives (a loopback redirect URI: the exact port registered; RFC 8252 §7.3); check the redirect URI's host and port are the app's.",
 		phaseTrace, nil},
 }
 

@@ -79,7 +79,8 @@ type authReq struct {
 	host     string // lower-case host of the authorize endpoint, no port
 	hostport string // endpointKey of the authorize endpoint's host
 	status   int    // HTTP status of the authorize response (0: none)
-	// statusCause is the diagnosis cause of a failed authorize response.
+	// statusCause is the diagnosis cause of a failed authorize response,
+	// or why it got no answer ("net::ERR_BLOCKED_BY_CLIENT").
 	statusCause string
 	failed      bool     // 4xx/5xx, upstream error or an error= response: issues no code
 	errCode     string   // the error= of the authorization response
@@ -172,7 +173,9 @@ func (in *Inspector) Inspect(x *flow.Exchange) {
 	// member) has nothing to diagnose; skipping it keeps the hot path cheap.
 	// A login hop (a login page, the OP's redirects) is diagnosed only when
 	// it failed.
-	if !success && ((x.OAuth.Label != flow.LabelNone && x.OAuth.Label != flow.LabelHop) || x.Failed()) {
+	// A callback the app did not answer has its own finding (it is not
+	// the OAuth server's network).
+	if !success && ((x.OAuth.Label != flow.LabelNone && x.OAuth.Label != flow.LabelHop) || x.Failed()) && !unansweredCallback(x) {
 		x.OAuth.Diagnosis = diagnose.Diagnose(x)
 	}
 	if step != nil && x.OAuth.Diagnosis != nil {

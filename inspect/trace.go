@@ -6,7 +6,9 @@ import (
 	"github.com/oauthproxy/oauthproxy/reqparams"
 	"hash/maphash"
 	"html"
+	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -141,7 +143,15 @@ func (in *Inspector) startLogin(c *ctx, a *authReq) {
 		// a redirect) did not fail the login: its Location is read below.
 		if x.Failed() {
 			a.failed, a.ended = true, true
+			if r == nil || r.Status == 0 {
+				a.statusCause = noAnswer(x) // "net::ERR_BLOCKED_BY_CLIENT", "dns_error"
+			}
 			in.endTrace(x, a)
+		} else if x.BrowserCanceled() {
+			// The browser dropped it before any answer (the user clicked
+			// twice, a navigation replaced it): not a failure, but no hop,
+			// callback or token can follow from it.
+			a.ended = true
 		}
 		return
 	case r.Status >= 400:
@@ -323,6 +333,66 @@ func (in *Inspector) endTrace(x *flow.Exchange, a *authReq) {
 		a.traced = true
 		x.OAuth.LoginTrace = a.traceLine()
 	}
+}
+
+// netErrorRE finds a Chrome net error name in an exchange's error.
+var netErrorRE = regexp.MustCompile(`net::ERR_[A-Z0-9_]+`)
+
+// noAnswer names why an exchange got no answer, for a trace line: the
+// browser's net error read from a DevTools HAR ("net::ERR_BLOCKED_BY_CLIENT"),
+// the proxy's Proxy-Status error type ("dns_error"), else "no answer".
+func noAnswer(x *flow.Exchange) string {
+	if m := netErrorRE.FindString(x.Error); m != "" {
+		return m
+	}
+	if x.ErrorType != "" {
+		return x.ErrorType
+	}
+	if x.ClientAborted() {
+		return "canceled by the client"
+	}
+	return "no answer"
+}
+
+// unansweredCallback reports whether x is a request to the redirect URI
+// that got no answer, by an error other than the client's own abort: the
+// app's endpoint, not the authorization server, did not answer. Inspection
+// reports it with callback-unanswered (info) instead of a diagnosis of the
+// OAuth server's network, and it does not fail the login: the
+// authorization response was issued (by the redirect that sent it there).
+func unansweredCallback(x *flow.Exchange) bool {
+	return x.OAuth.Label == flow.LabelCallback && (x.Response == nil || x.Response.Status == 0) && x.Error != "" && !x.ClientAborted()
+}
+
+// callbackUnanswered reports a callback the browser or proxy could not
+// deliver to the app (a is its login, nil when unknown).
+func (in *Inspector) callbackUnanswered(c *ctx, a *authReq) {
+	x := c.x
+	if !unansweredCallback(x) {
+		return
+	}
+	u := x.Request.URL
+	hp := u.Host
+	if u.Port() == "" {
+		hp = net.JoinHostPort(u.Hostname(), defaultPort(u.Scheme))
+	}
+	where := u.Scheme + "://" + u.Host + u.EscapedPath()
+	if u.Host == "" {
+		where = u.Scheme + ":" + u.EscapedPath() // a custom scheme
+	}
+	msg := "the request to the redirect URI " + where + " got no answer (" + noAnswer(x) + ")"
+	if a != nil && a.issued != "" {
+		msg += ": the code " + redact.Short(a.issued) + " was issued, but the app did not receive it"
+	}
+	switch {
+	case u.Host == "":
+		msg += "; is an app registered for " + u.Scheme + ": URLs?"
+	case isLoopback(strings.ToLower(u.Hostname())):
+		msg += "; is the app listening on " + hp + "?"
+	default:
+		msg += "; is the app's server at " + hp + " up and reachable from the browser?"
+	}
+	in.addFinding(c, IDCallbackUnanswered, msg)
 }
 
 // navigation reports whether x looks like a page a browser navigates to (a
@@ -755,8 +825,8 @@ func (s *traceStep) addCause(x *flow.Exchange, cause string) {
 // is only a status.
 func tokenStep(c *ctx) (step string, reason bool) {
 	x := c.x
-	if x.Response == nil {
-		return "no response", true
+	if x.Response == nil || x.Response.Status == 0 {
+		return noAnswer(x), true
 	}
 	s := strconv.Itoa(x.Response.Status)
 	best := -1
@@ -785,9 +855,9 @@ func (a *authReq) traceLine() string {
 	b.WriteString(": authorize")
 	if a.status >= 400 {
 		b.WriteString(" " + strconv.Itoa(a.status))
-		if a.statusCause != "" {
-			b.WriteString(" " + a.statusCause)
-		}
+	}
+	if a.statusCause != "" {
+		b.WriteString(" " + a.statusCause)
 	}
 	switch {
 	case a.hops == 1:

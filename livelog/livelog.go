@@ -333,6 +333,10 @@ func (l *Logger) details(b *bytes.Buffer, x *flow.Exchange) {
 		b.WriteString("  ")
 		l.paint(b, yellow, "client aborted: "+redact.Text(strings.TrimPrefix(x.Error, flow.ClientAbortedPrefix)))
 		b.WriteByte('\n')
+	} else if strings.HasPrefix(x.Error, flow.BrowserReportedPrefix) {
+		b.WriteString("  ")
+		l.paint(b, red, redact.Text(x.Error)) // read from a browser's capture: no upstream was involved
+		b.WriteByte('\n')
 	} else if x.Error != "" {
 		b.WriteString("  ")
 		l.paint(b, red, "upstream error: "+redact.Text(strings.TrimPrefix(x.Error, "oauthproxy: ")))
@@ -393,11 +397,15 @@ func hostPath(u *url.URL) string {
 	if u == nil {
 		return "?"
 	}
+	host := u.Host
+	if host == "" && u.Scheme != "" {
+		host = u.Scheme + ":" // a custom-scheme redirect URI read from a capture
+	}
 	if u.RawQuery == "" {
-		return u.Host + u.EscapedPath() // nothing to redact
+		return host + u.EscapedPath() // nothing to redact
 	}
 	r := redact.URL(u)
-	s := r.Host + r.EscapedPath()
+	s := host + r.EscapedPath()
 	if r.RawQuery != "" {
 		q := unescapeFingerprints(r.RawQuery)
 		if len(q) > 120 {

@@ -223,6 +223,32 @@ func TestLine(t *testing.T) {
 	}
 }
 
+// TestBrowserCaptureLines: what a browser's capture says of a request that
+// got no answer is printed as the browser's, not as an upstream error, and
+// a custom-scheme URL keeps its scheme (its code redacted).
+func TestBrowserCaptureLines(t *testing.T) {
+	tests := []struct {
+		name, url, err string
+		want, wantNot  string
+	}{
+		{"browser error", "http://localhost:8400/callback", flow.BrowserReportedPrefix + "net::ERR_CONNECTION_REFUSED (no answer)",
+			"\n  the browser reported net::ERR_CONNECTION_REFUSED (no answer)\n", "upstream error"},
+		{"custom-scheme callback", "com.example.app:/oauth2redirect?code=" + canaryCode + "&state=s1", flow.BrowserCanceledPrefix + "loading a com.example.app: URL (net::ERR_UNKNOWN_URL_SCHEME)",
+			" GET com.example.app:/oauth2redirect?code=redacted:", canaryCode},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			New(Options{Out: &buf}).Handle(&flow.Exchange{ID: "aaaaaaaa-0000-4000-8000-000000000002", Start: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC),
+				Request: flow.Request{Method: "GET", URL: mustURL(tt.url)}, Error: tt.err})
+			got := buf.String()
+			if !strings.Contains(got, tt.want) || strings.Contains(got, tt.wantNot) {
+				t.Errorf("got:\n%s\nwant %q and no %q", got, tt.want, tt.wantNot)
+			}
+		})
+	}
+}
+
 // TestClientAbortLine: a client that gave up is said as such, not as an
 // upstream error (the upstream did nothing wrong).
 func TestClientAbortLine(t *testing.T) {

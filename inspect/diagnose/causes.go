@@ -71,6 +71,7 @@ const (
 	CauseUpstreamUnreachable = "upstream-unreachable"
 	CauseUpstreamTLS         = "upstream-tls"
 	CauseUpstreamDNS         = "upstream-dns"
+	CauseBrowserBlocked      = "browser-blocked"
 	CauseIPNotAllowlisted    = "ip-not-allowlisted"
 	CauseGeoBlocked          = "geo-blocked"
 	CauseWAFCloudflare       = "waf-cloudflare"
@@ -182,6 +183,10 @@ var causes = []Cause{
 		"The host name of the endpoint could not be resolved: a typo in the issuer or endpoint, or split-horizon DNS that differs between machines.",
 		[]string{"Check the host name in the endpoint URL and DNS resolution from this machine (private/public zones differ between networks)."},
 		"oauthproxy: upstream error"},
+	{CauseBrowserBlocked, flow.CategoryNetwork, "The browser blocked the request",
+		"A browser's capture says the browser itself refused to send the request (net::ERR_BLOCKED_BY_CLIENT, ERR_BLOCKED_BY_ADMINISTRATOR): an extension's filter list (an ad or tracker blocker matching the identity provider's host or path) or a policy of the administrator. The server never saw it.",
+		[]string{"Allow the identity provider's host in the blocking extension (or try a profile without extensions); ask the administrator about a URLBlocklist policy.", fixCompare},
+		"Chromium net/base/net_error_list.h (BLOCKED_BY_CLIENT, BLOCKED_BY_ADMINISTRATOR)"},
 	// client-config
 	{CauseInvalidClient, flow.CategoryClientConfig, "Client authentication failed",
 		"The server could not authenticate the client: unknown client_id, wrong secret, wrong authentication method, or credentials encoded wrongly in the Basic header.",
@@ -468,8 +473,9 @@ var builtinTriggers = map[string]string{
 	CauseNotFromOAuthServer:  "a labeled back-channel endpoint (token, device, PAR, introspection, revocation, discovery, JWKS, userinfo) answers 4xx with an HTML, empty or non-OAuth body and no intermediary rule matches",
 	CauseEndpointNotFound:    "a labeled endpoint answers 404, 405 or 410 without an OAuth error",
 	CauseUpstreamUnreachable: "no response (x.Error set) on a labeled exchange: refused, reset, timeout",
-	CauseUpstreamTLS:         "no response and the error mentions TLS, x509, certificate or handshake",
-	CauseUpstreamDNS:         "no response and the error mentions DNS / no such host",
+	CauseUpstreamTLS:         "no response and the error mentions TLS, x509, certificate or handshake (a browser's net::ERR_CERT_*, ERR_SSL_*)",
+	CauseUpstreamDNS:         "no response and the error mentions DNS / no such host (a browser's net::ERR_NAME_NOT_RESOLVED)",
+	CauseBrowserBlocked:      "no response and a browser's capture says net::ERR_BLOCKED_BY_CLIENT or ERR_BLOCKED_BY_ADMINISTRATOR",
 	CauseCorporateProxy:      "also: no response and the error mentions proxyconnect or 407",
 	CauseServerError:         "a labeled endpoint answers 5xx (other than 502/503/504/52x) and no server-category OAuth rule matches",
 	CauseServerUnavailable:   "a labeled endpoint answers 502, 503, 504 or 520-530",

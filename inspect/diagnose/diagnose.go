@@ -477,9 +477,11 @@ func notOAuthNote(f *facts) string {
 }
 
 var (
-	tlsErrRE   = regexp.MustCompile(`(?i)\btls\b|x509|certificate|handshake`)
-	dnsErrRE   = regexp.MustCompile(`(?i)no such host|server misbehaving|name resolution|\bdns\b|lookup [^ ]+ on`)
-	proxyErrRE = regexp.MustCompile(`(?i)proxyconnect|proxy authentication required|\b407\b`)
+	tlsErrRE = regexp.MustCompile(`(?i)\btls\b|x509|certificate|handshake|net::ERR_(CERT|SSL)_`)
+	dnsErrRE = regexp.MustCompile(`(?i)no such host|server misbehaving|name resolution|\bdns\b|lookup [^ ]+ on|net::ERR_NAME_NOT_RESOLVED`)
+	// blockedErrRE: a browser's capture says it blocked the request itself.
+	blockedErrRE = regexp.MustCompile(`net::ERR_BLOCKED_BY_(CLIENT|ADMINISTRATOR)`)
+	proxyErrRE   = regexp.MustCompile(`(?i)proxyconnect|proxy authentication required|\b407\b`)
 )
 
 // upstream explains an exchange that got no response.
@@ -488,6 +490,8 @@ func upstream(x *flow.Exchange) *flow.Diagnosis {
 	ev := "upstream error: " + text
 	var d *flow.Diagnosis
 	switch {
+	case blockedErrRE.MatchString(x.Error):
+		d = fromCause(CauseBrowserBlocked, "The browser blocked the request itself (an extension's filter list or an administrator's policy); the server never saw it.", High, ev)
 	case proxyErrRE.MatchString(x.Error):
 		d = fromCause(CauseCorporateProxy, "The connection through the upstream/corporate proxy failed.", Medium, ev)
 	case tlsErrRE.MatchString(x.Error):

@@ -260,6 +260,13 @@ func TestUpstreamErrors(t *testing.T) {
 		{`dial tcp: lookup as.example on 127.0.0.53:53: no such host`, CauseUpstreamDNS},
 		{`dial tcp 10.0.0.1:443: connect: connection refused`, CauseUpstreamUnreachable},
 		{`proxyconnect tcp: dial tcp 10.1.1.1:3128: i/o timeout`, CauseCorporateProxy},
+		// What capture reads from a DevTools HAR's "_error".
+		{flow.BrowserReportedPrefix + `net::ERR_BLOCKED_BY_CLIENT (no answer)`, CauseBrowserBlocked},
+		{flow.BrowserReportedPrefix + `net::ERR_BLOCKED_BY_ADMINISTRATOR (no answer)`, CauseBrowserBlocked},
+		{flow.BrowserReportedPrefix + `net::ERR_NAME_NOT_RESOLVED (no answer)`, CauseUpstreamDNS},
+		{flow.BrowserReportedPrefix + `net::ERR_CERT_AUTHORITY_INVALID (no answer)`, CauseUpstreamTLS},
+		{flow.BrowserReportedPrefix + `net::ERR_SSL_PROTOCOL_ERROR (no answer)`, CauseUpstreamTLS},
+		{flow.BrowserReportedPrefix + `net::ERR_CONNECTION_REFUSED (no answer)`, CauseUpstreamUnreachable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
