@@ -213,3 +213,36 @@ func TestAllocSize(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRingGC is what a full 16 MiB ring costs the garbage collector:
+// the heap objects it keeps per exchange (each one is marked, and those
+// with pointers scanned, by every collection) and the time of one full
+// collection with the ring full (ns/op: each op is one runtime.GC, which
+// marks the whole live heap), for the mix of shapes the memory test uses.
+func BenchmarkRingGC(b *testing.B) {
+	fill(NewStore(1<<20), memoryShapes, 200) // warm-up, as in TestRingHeapWithinBound
+	for _, bc := range []struct {
+		name   string
+		shapes []shape
+	}{{"mix", memoryShapes}, {"browser GET", memoryShapes[:1]}, {"token refused", memoryShapes[1:2]}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var m0, m1 runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m0)
+			s := NewStore(DefaultMaxBytes)
+			fillPast(s, bc.shapes)
+			runtime.GC()
+			runtime.ReadMemStats(&m1)
+			st := s.Stats()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				runtime.GC()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(int64(m1.HeapObjects)-int64(m0.HeapObjects))/float64(st.Exchanges), "objects/exchange")
+			b.ReportMetric(float64(st.Exchanges), "exchanges")
+			b.ReportMetric(float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc))/float64(1<<20), "heap-MiB")
+			runtime.KeepAlive(s)
+		})
+	}
+}
