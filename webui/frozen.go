@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/oauthproxy/oauthproxy/flow"
@@ -71,7 +70,7 @@ func (e *entry) exchange() *flow.Exchange {
 }
 
 // packHeader packs h into one string: the count of keys, then each key
-// (in sorted order) with the count of its values and the values, each
+// (in map order) with the count of its values and the values, each
 // string preceded by its length (uvarints). A nil header packs to "", an
 // empty one to "\x00".
 func packHeader(h http.Header) string {
@@ -79,20 +78,16 @@ func packHeader(h http.Header) string {
 		return ""
 	}
 	n := varintLen(len(h))
-	keys := make([]string, 0, len(h))
 	for k, vs := range h {
-		keys = append(keys, k)
 		n += varintLen(len(k)) + len(k) + varintLen(len(vs))
 		for _, v := range vs {
 			n += varintLen(len(v)) + len(v)
 		}
 	}
-	slices.Sort(keys)
 	var b strings.Builder // one allocation, kept as the string
 	b.Grow(n)
 	putUvarint(&b, uint64(len(h)))
-	for _, k := range keys {
-		vs := h[k]
+	for k, vs := range h {
 		putUvarint(&b, uint64(len(k)))
 		b.WriteString(k)
 		putUvarint(&b, uint64(len(vs)))
