@@ -249,6 +249,8 @@ func TestUILive(t *testing.T) {
 	// A filter change: search for the WAF cause.
 	search(t, ctx, "waf-cloudflare")
 	waitJS(t, ctx, "the filtered list", `document.querySelectorAll('#rows tbody tr').length === 1`)
+	// The list can be redrawn before the filter's own requests all end.
+	waitJS(t, ctx, "the filter's timing", `typeof window.oauthproxyPerf.lastFilter === 'number'`)
 	filter := js[float64](t, ctx, "read timings", `window.oauthproxyPerf.lastFilter`)
 	t.Logf("filter change: %.0f ms from the search request to the redrawn lists (after the page's 150 ms typing debounce)", filter)
 

@@ -63,7 +63,7 @@ func TestIndexMatchesScan(t *testing.T) {
 				var wantX []*flow.Exchange
 				for k := s.head; k < len(s.ring) && id != "" && len(wantX) < 20; k++ {
 					if (Query{Login: id}).match(&s.ring[k].row) {
-						wantX = append(wantX, s.ring[k].x)
+						wantX = append(wantX, s.ring[k].exchange())
 					}
 				}
 				s.mu.RUnlock()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -211,5 +212,44 @@ func TestAllocSize(t *testing.T) {
 		if got := allocSize(tc.n); got != tc.want {
 			t.Errorf("allocSize(%d) = %d, want %d", tc.n, got, tc.want)
 		}
+	}
+}
+
+// BenchmarkRingGC is what a full 16 MiB ring costs the garbage collector:
+// the heap objects it keeps per exchange (each one is marked, and those
+// with pointers scanned, by every collection) and the time of one full
+// collection with the ring full (each op is one runtime.GC, which marks
+// the whole live heap; gc-cpu-ms/op is the CPU the collector spent on it,
+// from runtime/metrics), for the mix of shapes the memory test uses.
+func BenchmarkRingGC(b *testing.B) {
+	fill(NewStore(1<<20), memoryShapes, 200) // warm-up, as in TestRingHeapWithinBound
+	for _, bc := range []struct {
+		name   string
+		shapes []shape
+	}{{"mix", memoryShapes}, {"browser GET", memoryShapes[:1]}, {"token refused", memoryShapes[1:2]}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var m0, m1 runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m0)
+			s := NewStore(DefaultMaxBytes)
+			fillPast(s, bc.shapes)
+			runtime.GC()
+			runtime.ReadMemStats(&m1)
+			st := s.Stats()
+			gcCPU := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+			metrics.Read(gcCPU)
+			cpu0 := gcCPU[0].Value.Float64()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				runtime.GC()
+			}
+			b.StopTimer()
+			metrics.Read(gcCPU)
+			b.ReportMetric((gcCPU[0].Value.Float64()-cpu0)*1e3/float64(b.N), "gc-cpu-ms/op")
+			b.ReportMetric(float64(int64(m1.HeapObjects)-int64(m0.HeapObjects))/float64(st.Exchanges), "objects/exchange")
+			b.ReportMetric(float64(st.Exchanges), "exchanges")
+			b.ReportMetric(float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc))/float64(1<<20), "heap-MiB")
+			runtime.KeepAlive(s)
+		})
 	}
 }

@@ -1,7 +1,6 @@
 package webui
 
 import (
-	"net/http"
 	"net/url"
 	"unsafe"
 
@@ -10,9 +9,10 @@ import (
 
 // The ring's charge for an entry is what the entry keeps alive on the
 // heap, counted the way the Go runtime allocates it: every object is
-// rounded up to its size class, slices count their capacity, maps their
-// groups of slots. TestRingHeapWithinBound checks the sum against the
-// live heap a full ring really holds.
+// rounded up to its size class, slices count their capacity (headers
+// are packed into one string each, see frozen.go).
+// TestRingHeapWithinBound checks the sum against the live heap a full
+// ring really holds.
 
 // sizeClasses are the Go runtime's small object sizes, as of Go 1.26
 // (internal/runtime/gc/sizeclasses.go); larger objects take whole 8 KiB
@@ -73,48 +73,9 @@ func bytesSize(b []byte) int64 {
 	return allocSize(cap(b))
 }
 
-// mapSize is the heap of a map with n entries of slot bytes each (key
-// plus value): Go's swiss tables keep groups of 8 slots and 8 control
-// bytes, filled to at most 7/8, in power-of-two tables; a map of up to 8
-// entries is one group.
-func mapSize(n int, slot int) int64 {
-	const header = 48 // the map itself
-	if n == 0 {
-		return allocSize(header)
-	}
-	if n <= 8 {
-		return allocSize(header) + allocSize(8+8*slot)
-	}
-	capacity := 16
-	for capacity*7/8 < n {
-		capacity *= 2
-	}
-	// A table struct and the directory pointing at it.
-	return allocSize(header) + allocSize(48) + allocSize(8) + allocSize(capacity/8*(8+8*slot))
-}
-
-// headerSize is the heap an http.Header keeps: the map, each key (the
-// common ones are the runtime's constants, but a key may as well have been
-// allocated), each value slice and each value.
-func headerSize(h http.Header) int64 {
-	if h == nil {
-		return 0
-	}
-	n := mapSize(len(h), int(unsafe.Sizeof("")+unsafe.Sizeof([]string(nil))))
-	for k, vs := range h {
-		n += strSize(k) + allocSize(cap(vs)*int(unsafe.Sizeof("")))
-		for _, v := range vs {
-			n += strSize(v)
-		}
-	}
-	return n
-}
-
+// urlSize is the heap u's strings keep (u itself is inside its entry).
 func urlSize(u *url.URL) int64 {
-	if u == nil {
-		return 0
-	}
-	n := allocSize(int(unsafe.Sizeof(*u)))
+	var n int64
 	for _, s := range []string{u.Scheme, u.Opaque, u.Host, u.Path, u.RawPath, u.RawQuery, u.Fragment, u.RawFragment} {
 		n += strSize(s)
 	}
@@ -127,19 +88,19 @@ func urlSize(u *url.URL) int64 {
 	return n
 }
 
-// exchangeSize is the heap x keeps alive. Strings that are usually
-// constants (method, proto, labels, severities, TLS names) are not counted.
-func exchangeSize(x *flow.Exchange) int64 {
-	n := allocSize(int(unsafe.Sizeof(*x)))
-	n += strSize(x.ID) + strSize(x.Error)
+// heldSize is the heap an entry's frozen exchange keeps beyond the entry
+// itself (which holds the exchange, its response and URL by value).
+// Strings that are usually constants (method, proto, labels, severities,
+// TLS names) are not counted.
+func heldSize(e *entry) int64 {
+	x := &e.x
+	n := strSize(x.ID) + strSize(x.Error)
 	c := &x.Conn
 	for _, s := range []string{c.ClientAddr, c.ServerAddr, c.LocalAddr, c.ServerName, c.CertIssuer, c.CertSHA256, c.ConnectionID} {
 		n += strSize(s)
 	}
-	n += urlSize(x.Request.URL) + headerSize(x.Request.Header) + bodySize(&x.Request.Body)
-	if r := x.Response; r != nil {
-		n += allocSize(int(unsafe.Sizeof(*r))) + strSize(r.Reason) + headerSize(r.Header) + headerSize(r.Trailer) + bodySize(&r.Body)
-	}
+	n += urlSize(&e.url) + strSize(e.reqH) + bodySize(&x.Request.Body)
+	n += strSize(e.resp.Reason) + strSize(e.respH) + strSize(e.trailer) + bodySize(&e.resp.Body)
 	o := &x.OAuth
 	n += strSize(o.GrantType) + strSize(o.Issuer) + strSize(o.Login) + strSize(o.LoginTrace)
 	n += allocSize(cap(o.Findings) * int(unsafe.Sizeof(flow.Finding{})))
@@ -180,8 +141,8 @@ func rowSize(r *Row) int64 {
 // the slot of the id index (a map filled to between 7/16 and 7/8).
 const indexSize = 2*8 + 2*(16+8) + 2*8
 
-// sizeOf is the heap an entry keeps alive: its exchange, its row, the
-// entry itself and its place in the ring's index.
+// sizeOf is the heap an entry keeps alive: the entry itself (with its
+// exchange), what the exchange and the row point to and its place in the ring's index.
 func sizeOf(e *entry) int64 {
-	return allocSize(int(unsafe.Sizeof(*e))) + exchangeSize(e.x) + rowSize(&e.row) + indexSize
+	return allocSize(int(unsafe.Sizeof(*e))) + heldSize(e) + rowSize(&e.row) + indexSize
 }

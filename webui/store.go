@@ -1,7 +1,6 @@
 package webui
 
 import (
-	"bytes"
 	"net/url"
 	"sort"
 	"strconv"
@@ -146,13 +145,20 @@ func worse(a, b *Badge) *Badge {
 }
 
 // entry is one exchange held by the ring: the exchange as the sink got it
-// (needed for re-send and HAR export, never served as is), its redacted
-// row, and the bytes it is charged for.
+// (needed for re-send and HAR export, never served as is), frozen (see
+// freeze), its redacted row, and the bytes it is charged for.
 type entry struct {
-	x    *flow.Exchange
-	row  Row
-	size int64
-	n    int64 // its position in the ring: the count of exchanges added before it
+	x       flow.Exchange // without URL, header and response: those are below
+	url     url.URL
+	hasURL  bool
+	reqH    string // the request's header, packed
+	resp    flow.Response
+	hasResp bool
+	respH   string // the response's header and trailer, packed
+	trailer string
+	row     Row
+	size    int64
+	n       int64 // its position in the ring: the count of exchanges added before it
 }
 
 // Store is the byte-bounded ring of recent exchanges. It is safe for
@@ -182,10 +188,11 @@ func NewStore(maxBytes int64) *Store {
 // Add stores x and returns its row. An exchange larger than the whole
 // bound is kept without its bodies, so it still shows in the list.
 func (s *Store) Add(x *flow.Exchange) Row {
-	e := &entry{x: compact(x), row: rowOf(x)}
+	e := &entry{row: rowOf(x)}
+	e.freeze(x)
 	e.size = sizeOf(e)
 	if e.size > s.max {
-		e.x = withoutBodies(x)
+		e.dropBodies()
 		e.size = sizeOf(e)
 	}
 	s.mu.Lock()
@@ -254,7 +261,7 @@ func (s *Store) get(id string) (*flow.Exchange, Row, bool) {
 	if !ok {
 		return nil, Row{}, false
 	}
-	return e.x, e.row, true
+	return e.exchange(), e.row, true
 }
 
 // Query selects rows. The zero Query selects everything.
@@ -370,13 +377,13 @@ func (s *Store) exchanges(q Query, limit int) []*flow.Exchange {
 		}
 		out = make([]*flow.Exchange, len(ents))
 		for i, e := range ents {
-			out[i] = e.x
+			out[i] = e.exchange()
 		}
 		return out
 	}
 	for i := s.head; i < len(s.ring); i++ {
 		if q.match(&s.ring[i].row) {
-			out = append(out, s.ring[i].x)
+			out = append(out, s.ring[i].exchange())
 			if limit > 0 && len(out) == limit {
 				break
 			}
@@ -474,43 +481,9 @@ func titleOf(r *Row) string {
 	return t
 }
 
-// compact returns x, or a copy of it whose bodies are trimmed to their
-// length when their arrays are much larger (a body read into a growing
-// buffer keeps up to twice its length alive). x itself is not changed:
-// other sinks share it.
-func compact(x *flow.Exchange) *flow.Exchange {
-	rq := wasteful(x.Request.Body.Data)
-	rs := x.Response != nil && wasteful(x.Response.Body.Data)
-	if !rq && !rs {
-		return x
-	}
-	c := *x
-	if rq {
-		c.Request.Body.Data = bytes.Clone(x.Request.Body.Data)
-	}
-	if rs {
-		r := *x.Response
-		r.Body.Data = bytes.Clone(r.Body.Data)
-		c.Response = &r
-	}
-	return &c
-}
-
 // wasteful reports whether b's array is more than 1 KiB and 1/8 larger
 // than what it holds.
 func wasteful(b []byte) bool {
 	waste := allocSize(cap(b)) - allocSize(len(b))
 	return waste > 1024 && waste > int64(len(b)/8)
-}
-
-// withoutBodies returns a copy of x whose bodies are dropped (marked truncated).
-func withoutBodies(x *flow.Exchange) *flow.Exchange {
-	c := *x
-	c.Request.Body.Data, c.Request.Body.Truncated = nil, true
-	if x.Response != nil {
-		r := *x.Response
-		r.Body.Data, r.Body.Truncated = nil, true
-		c.Response = &r
-	}
-	return &c
 }

@@ -9,3 +9,6 @@ import "time"
 // Self is not measured on this platform: it returns 0, and benchmarks then
 // report 0 cpu-µs/op.
 func Self() time.Duration { return 0 }
+
+// MinorFaults is not measured on this platform: it returns 0.
+func MinorFaults() int64 { return 0 }

@@ -20,3 +20,14 @@ func Self() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// MinorFaults is the count of minor page faults of this process so far
+// (pages touched for the first time, as a growing heap does); 0 when it
+// cannot be read.
+func MinorFaults() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return int64(ru.Minflt)
+}

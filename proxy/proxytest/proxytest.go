@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -111,7 +112,10 @@ const conns = 32
 // GOMAXPROCS on 2 cores, as the shared benchmark's phase (ii) runs 32),
 // trusting only caCert, and reports cpu-µs/op: the CPU time of the whole
 // process (client, upstream and proxy) per request, so compare two rows of
-// one run, not absolute values.
+// one run, not absolute values. gc-cpu-µs/op is the garbage collector's
+// share of it (runtime/metrics), gcs the collections during the run,
+// faults/op the minor page faults per request (a growing heap's first
+// touches).
 func KeepAliveParallel(b *testing.B, proxyAddr, upURL string, caCert *x509.Certificate, form string) {
 	pool := x509.NewCertPool()
 	pool.AddCert(caCert)
@@ -148,7 +152,10 @@ func KeepAliveParallel(b *testing.B, proxyAddr, upURL string, caCert *x509.Certi
 	b.SetParallelism(16)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cputime.Self()
+	gc := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(gc)
+	gcCPU0, cycles0 := gc[0].Value.Float64(), gc[1].Value.Uint64()
+	cpu0, faults0 := cputime.Self(), cputime.MinorFaults()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := post(); err != nil {
@@ -161,4 +168,8 @@ func KeepAliveParallel(b *testing.B, proxyAddr, upURL string, caCert *x509.Certi
 	if cpu := cputime.Self() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
 	}
+	metrics.Read(gc)
+	b.ReportMetric((gc[0].Value.Float64()-gcCPU0)*1e6/float64(b.N), "gc-cpu-µs/op")
+	b.ReportMetric(float64(gc[1].Value.Uint64()-cycles0), "gcs")
+	b.ReportMetric(float64(cputime.MinorFaults()-faults0)/float64(b.N), "faults/op")
 }
