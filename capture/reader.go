@@ -527,10 +527,9 @@ func ExchangeFromEntry(e *Entry, index int) (*flow.Exchange, error) {
 	} else if u, err = url.Parse(rq.URL); err != nil {
 		return nil, fail("request.url", err)
 	}
-	if u.Host == "" && !webScheme(u.Scheme) && u.Scheme != "" {
-		// A custom-scheme URL (com.example.app:/oauth2redirect?code=...),
-		// as DevTools record a native app's redirect URI: it has no host.
-	} else if u.Host == "" {
+	// A custom-scheme URL (com.example.app:/oauth2redirect?code=...), as
+	// DevTools record a native app's redirect URI, has no host to find.
+	if u.Host == "" && (u.Scheme == "" || webScheme(u.Scheme)) {
 		host := pseudo[":authority"]
 		if host == "" {
 			host = h.Get("Host")
