@@ -1,6 +1,9 @@
 package webui
 
-import "os"
+import (
+	"os"
+	"sync/atomic"
+)
 
 // The ring's records live in chunks of memory mapped from the operating
 // system, not allocated on the Go heap: the collector never marks or
@@ -27,16 +30,41 @@ type chunk struct {
 // roundPage rounds n up to whole pages.
 func roundPage(n int) int { return (n + pageSize - 1) / pageSize * pageSize }
 
+// arenaBytes counts the bytes of every chunk of the process not yet
+// released (TestStoreReleasedWhenUnreachable reads it).
+var arenaBytes atomic.Int64
+
 // newChunk maps a chunk of size bytes (whole pages).
 func newChunk(size int) *chunk {
 	mem, mapped := mapBytes(size)
+	arenaBytes.Add(int64(len(mem)))
 	return &chunk{mem: mem, mapped: mapped}
 }
 
 // release gives c's memory back.
 func (c *chunk) release() {
+	arenaBytes.Add(-int64(len(c.mem)))
 	if c.mapped {
 		unmapBytes(c.mem)
 	}
 	c.mem = nil
+}
+
+// arena is the store's chunks: apart from the store, so that a cleanup
+// can release them once the store is gone.
+type arena struct {
+	chunks []*chunk // oldest first; chunks[chead:] are live
+	chead  int
+	spare  *chunk // one emptied chunk kept for reuse, already faulted in
+}
+
+// releaseAll gives every chunk back (the store is unreachable).
+func (a *arena) releaseAll() {
+	for _, c := range a.chunks[a.chead:] {
+		c.release()
+	}
+	if a.spare != nil {
+		a.spare.release()
+	}
+	a.chunks, a.chead, a.spare = nil, 0, nil
 }

@@ -255,11 +255,11 @@ func (s *Store) mappedBytes() int64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var n int64
-	for _, c := range s.chunks[s.chead:] {
+	for _, c := range s.a.chunks[s.a.chead:] {
 		n += int64(cap(c.mem))
 	}
-	if s.spare != nil {
-		n += int64(cap(s.spare.mem))
+	if s.a.spare != nil {
+		n += int64(cap(s.a.spare.mem))
 	}
 	if n != s.mapped {
 		panic(fmt.Sprintf("the store counts %d mapped bytes, its chunks hold %d", s.mapped, n))

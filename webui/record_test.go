@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -227,4 +228,24 @@ func FuzzRecord(f *testing.F) {
 			t.Fatalf("loginOf = %q, want %q", got, r.Login)
 		}
 	})
+}
+
+// TestStoreReleasedWhenUnreachable: the memory a store mapped is given
+// back once the store is garbage (the collector does not own it).
+func TestStoreReleasedWhenUnreachable(t *testing.T) {
+	before := arenaBytes.Load()
+	func() {
+		s := NewStore(1 << 20)
+		fill(s, memoryShapes, 300)
+		if got := arenaBytes.Load() - before; got < 512<<10 {
+			t.Fatalf("a full 1 MiB store maps %d bytes, want most of its bound", got)
+		}
+	}()
+	for i := 0; i < 100 && arenaBytes.Load() != before; i++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond) // cleanups run on their own goroutine
+	}
+	if got := arenaBytes.Load() - before; got != 0 {
+		t.Errorf("%d bytes still mapped after the store became garbage", got)
+	}
 }

@@ -3,6 +3,7 @@ package webui
 import (
 	"hash/maphash"
 	"net/url"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -168,10 +169,8 @@ type Store struct {
 	chunkSize int
 
 	mu      sync.RWMutex
-	chunks  []*chunk // oldest first; chunks[chead:] are live
-	chead   int
+	a       *arena // the records' memory
 	cseq    int64  // chunks ever made
-	spare   *chunk // one emptied chunk kept for reuse, already faulted in
 	slots   []slot // oldest first; slots[head:] are live
 	head    int
 	base    int64            // the position (count of exchanges added before it) of slots[0]
@@ -204,7 +203,11 @@ func NewStore(maxBytes int64) *Store {
 	if maxBytes/16 < cs {
 		cs = maxBytes / 16
 	}
-	return &Store{max: maxBytes, chunkSize: roundPage(int(max(cs, 1))), byID: map[uint64]int64{}, lanes: map[string]*lane{}, seed: maphash.MakeSeed()}
+	s := &Store{max: maxBytes, chunkSize: roundPage(int(max(cs, 1))), a: &arena{}, byID: map[uint64]int64{}, lanes: map[string]*lane{}, seed: maphash.MakeSeed()}
+	// Mapped memory is not the collector's: give it back when the store
+	// is (a view closed, a test's store).
+	runtime.AddCleanup(s, (*arena).releaseAll, s.a)
+	return s
 }
 
 // Add stores x and returns its row. An exchange larger than the whole
@@ -256,16 +259,16 @@ func (s *Store) place(n int) *chunk {
 	}
 	for {
 		var newest *chunk
-		if s.chead < len(s.chunks) {
-			newest = s.chunks[len(s.chunks)-1]
+		if s.a.chead < len(s.a.chunks) {
+			newest = s.a.chunks[len(s.a.chunks)-1]
 		}
 		fits := newest != nil && len(newest.mem)-newest.used >= n
-		reuse := s.spare != nil && len(s.spare.mem) == size
+		reuse := s.a.spare != nil && len(s.a.spare.mem) == size
 		need := indexSize
 		if !fits && !reuse {
 			need += int64(size)
 		}
-		if s.bytes+need <= s.max || newest == nil || (fits && s.chead == len(s.chunks)-1) {
+		if s.bytes+need <= s.max || newest == nil || (fits && s.a.chead == len(s.a.chunks)-1) {
 			// It fits the bound, or nothing is left to evict but the
 			// chunk it goes into: an exchange larger than the bound is
 			// still kept, alone.
@@ -277,10 +280,10 @@ func (s *Store) place(n int) *chunk {
 		s.evictChunk()
 	}
 	var c *chunk
-	if sp := s.spare; sp != nil && len(sp.mem) == size {
-		c, s.spare = sp, nil // already counted in mapped and bytes
+	if sp := s.a.spare; sp != nil && len(sp.mem) == size {
+		c, s.a.spare = sp, nil // already counted in mapped and bytes
 	} else {
-		if sp != nil && s.chead == len(s.chunks) && s.bytes+int64(size)+indexSize > s.max {
+		if sp != nil && s.a.chead == len(s.a.chunks) && s.bytes+int64(size)+indexSize > s.max {
 			s.dropSpare() // room for a record larger than the bound
 		}
 		c = newChunk(size)
@@ -289,29 +292,29 @@ func (s *Store) place(n int) *chunk {
 	}
 	c.used, c.seq = 0, s.cseq
 	s.cseq++
-	s.chunks = append(s.chunks, c)
-	if s.chead > 64 && s.chead*2 > len(s.chunks) {
-		s.chunks = append([]*chunk(nil), s.chunks[s.chead:]...)
-		s.chead = 0
+	s.a.chunks = append(s.a.chunks, c)
+	if s.a.chead > 64 && s.a.chead*2 > len(s.a.chunks) {
+		s.a.chunks = append([]*chunk(nil), s.a.chunks[s.a.chead:]...)
+		s.a.chead = 0
 	}
 	return c
 }
 
 // dropSpare releases the spare chunk.
 func (s *Store) dropSpare() {
-	s.mapped -= int64(len(s.spare.mem))
-	s.bytes -= int64(len(s.spare.mem))
-	s.spare.release()
-	s.spare = nil
+	s.mapped -= int64(len(s.a.spare.mem))
+	s.bytes -= int64(len(s.a.spare.mem))
+	s.a.spare.release()
+	s.a.spare = nil
 }
 
 // evictChunk drops the oldest chunk and every record in it. A chunk of
 // the usual size is kept as the spare (if there is none), the rest are
 // released. The caller holds the write lock.
 func (s *Store) evictChunk() {
-	c := s.chunks[s.chead]
-	s.chunks[s.chead] = nil
-	s.chead++
+	c := s.a.chunks[s.a.chead]
+	s.a.chunks[s.a.chead] = nil
+	s.a.chead++
 	for s.head < len(s.slots) && s.slots[s.head].chunk == c.seq {
 		s.evictSlot(c)
 	}
@@ -324,8 +327,8 @@ func (s *Store) evictChunk() {
 	if s.head == len(s.slots) {
 		s.slots, s.head, s.base = s.slots[:0], 0, s.seen
 	}
-	if s.spare == nil && len(c.mem) == s.chunkSize {
-		s.spare = c // still counted in mapped and bytes
+	if s.a.spare == nil && len(c.mem) == s.chunkSize {
+		s.a.spare = c // still counted in mapped and bytes
 		return
 	}
 	s.mapped -= int64(len(c.mem))
@@ -363,7 +366,7 @@ func (s *Store) evictSlot(c *chunk) {
 // until it is released.
 func (s *Store) record(n int64) []byte {
 	sl := s.slots[n-s.base]
-	c := s.chunks[s.chead+int(sl.chunk-s.chunks[s.chead].seq)]
+	c := s.a.chunks[s.a.chead+int(sl.chunk-s.a.chunks[s.a.chead].seq)]
 	return c.mem[sl.off : sl.off+sl.len]
 }
 
