@@ -30,20 +30,14 @@ type chunk struct {
 // roundPage rounds n up to whole pages.
 func roundPage(n int) int { return (n + pageSize - 1) / pageSize * pageSize }
 
-// arenaBytes counts the bytes of every chunk of the process not yet
-// released (TestStoreReleasedWhenUnreachable reads it).
-var arenaBytes atomic.Int64
-
 // newChunk maps a chunk of size bytes (whole pages).
 func newChunk(size int) *chunk {
 	mem, mapped := mapBytes(size)
-	arenaBytes.Add(int64(len(mem)))
 	return &chunk{mem: mem, mapped: mapped}
 }
 
 // release gives c's memory back.
 func (c *chunk) release() {
-	arenaBytes.Add(-int64(len(c.mem)))
 	if c.mapped {
 		unmapBytes(c.mem)
 	}
@@ -56,6 +50,8 @@ type arena struct {
 	chunks []*chunk // oldest first; chunks[chead:] are live
 	chead  int
 	spare  *chunk // one emptied chunk kept for reuse, already faulted in
+	// released is set once releaseAll ran (TestStoreReleasedWhenUnreachable).
+	released atomic.Bool
 }
 
 // releaseAll gives every chunk back (the store is unreachable).
@@ -67,4 +63,5 @@ func (a *arena) releaseAll() {
 		a.spare.release()
 	}
 	a.chunks, a.chead, a.spare = nil, 0, nil
+	a.released.Store(true)
 }
