@@ -2,7 +2,7 @@ package webui
 
 import (
 	"sort"
-	"unsafe"
+	"strings"
 
 	"github.com/oauthproxy/oauthproxy/flow"
 )
@@ -14,17 +14,13 @@ import (
 // (issue 12: first paint < 1 s with 10,000 exchanges). Filtered queries
 // still scan the ring.
 type lane struct {
-	ents []*entry // oldest first; ents[head:] are live
+	ents []int64 // positions in the ring, oldest first; ents[head:] are live
 	head int
 	sum  LoginSummary
 	// dirty is set when an eviction took what the summary's badge, steps,
 	// title or last time came from; the summary is then rebuilt on demand.
 	dirty bool
 }
-
-// laneSize is what a lane costs besides its entries: the struct, its map
-// slot and its summary's steps; charged to the entry that creates it.
-var laneSize = allocSize(int(unsafe.Sizeof(lane{}))) + 64 + allocSize(16*int(unsafe.Sizeof("")))
 
 // laneOf is the lane of a row: its login, or OtherLane.
 func laneOf(r *Row) string {
@@ -34,9 +30,11 @@ func laneOf(r *Row) string {
 	return r.Login
 }
 
-func (l *lane) live() []*entry { return l.ents[l.head:] }
+func (l *lane) live() []int64 { return l.ents[l.head:] }
 
-// add counts r into a summary, as the rows come in ring order.
+// add counts r into a summary, as the rows come in ring order. What it
+// keeps of r is copied: a decoded row's strings share one allocation
+// with the whole row, which a lane's summary must not keep alive.
 func (l *LoginSummary) add(r *Row) {
 	if l.Count == 0 {
 		l.First = r.Time
@@ -48,13 +46,15 @@ func (l *LoginSummary) add(r *Row) {
 	if r.Failed {
 		l.Failed++
 	}
-	l.Badge = worse(l.Badge, r.Badge)
+	if b := worse(l.Badge, r.Badge); b != l.Badge {
+		l.Badge = &Badge{Level: strings.Clone(b.Level), ID: strings.Clone(b.ID)}
+	}
 	// "hop" (login pages, labelled by login tracing) would drown the steps.
 	if r.OAuth != "" && r.OAuth != "hop" && (len(l.Steps) == 0 || l.Steps[len(l.Steps)-1] != r.OAuth) && len(l.Steps) < 16 {
-		l.Steps = append(l.Steps, r.OAuth)
+		l.Steps = append(l.Steps, strings.Clone(r.OAuth))
 	}
 	if l.Title == "" && r.OAuth == string(flow.LabelAuthorize) {
-		l.Title = titleOf(r)
+		l.Title = strings.Clone(titleOf(r))
 	}
 }
 
@@ -68,49 +68,53 @@ func (l *LoginSummary) finish() {
 	}
 }
 
-// push appends an entry to the lane.
-func (l *lane) push(e *entry) {
-	l.ents = append(l.ents, e)
+// push appends the record at position n, of row r, to the lane.
+func (l *lane) push(n int64, r *Row) {
+	l.ents = append(l.ents, n)
 	if !l.dirty {
-		l.sum.add(&e.row)
+		l.sum.add(r)
 	}
 }
 
-// pop drops the lane's oldest entry, e, and reports whether the lane is
-// now empty.
-func (l *lane) pop(e *entry) bool {
-	l.ents[l.head] = nil
+// pop drops the lane's oldest record, rec, and reports whether the lane
+// is now empty. The summary is kept up to date when it can be without
+// reading the other records; else it is marked dirty. (Its First time is
+// read from the oldest live record when the summary is asked for.)
+func (l *lane) pop(rec []byte) bool {
 	l.head++
 	if l.head == len(l.ents) {
 		return true
 	}
 	if l.head > 64 && l.head*2 > len(l.ents) {
-		l.ents = append([]*entry(nil), l.ents[l.head:]...)
+		l.ents = append([]int64(nil), l.ents[l.head:]...)
 		l.head = 0
 	}
-	r := &e.row
 	if l.dirty {
 		return false
 	}
+	r := recordRow(rec)
 	l.sum.Count--
 	if r.Failed {
 		l.sum.Failed--
 	}
-	l.sum.First = l.ents[l.head].row.Time
-	if r.OAuth != "" || (r.Badge != nil && l.sum.Badge == r.Badge) || !r.Time.Before(l.sum.Last) {
+	if r.OAuth != "" || (r.Badge != nil && l.sum.Badge != nil && *r.Badge == *l.sum.Badge) || !r.Time.Before(l.sum.Last) {
 		l.dirty = true
 	}
 	return false
 }
 
-// summary returns the lane's summary, rebuilt first if an eviction made it stale.
-func (l *lane) summary() LoginSummary {
+// summary returns the lane's summary, rebuilt first if an eviction made
+// it stale. The caller holds s's write lock.
+func (l *lane) summary(s *Store) LoginSummary {
 	if l.dirty {
 		l.sum = LoginSummary{ID: l.sum.ID}
-		for _, e := range l.live() {
-			l.sum.add(&e.row)
+		for _, n := range l.live() {
+			r := s.rowAt(n)
+			l.sum.add(&r)
 		}
 		l.dirty = false
+	} else {
+		l.sum.First = s.rowAt(l.ents[l.head]).Time
 	}
 	sum := l.sum
 	sum.Steps = append([]string(nil), sum.Steps...)
@@ -136,12 +140,12 @@ func (s *Store) loginsIndexed(hideOther bool) []LoginSummary {
 	for id, l := range s.lanes {
 		if id == OtherLane {
 			if !hideOther {
-				o := l.summary()
+				o := l.summary(s)
 				other = &o
 			}
 			continue
 		}
-		items = append(items, item{l.summary(), l.live()[0].n})
+		items = append(items, item{l.summary(s), l.live()[0]})
 	}
 	sort.Slice(items, func(i, j int) bool {
 		a, b := &items[i], &items[j]

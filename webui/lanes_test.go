@@ -61,9 +61,10 @@ func TestIndexMatchesScan(t *testing.T) {
 				s.mu.RLock()
 				want := s.scanRows(Query{Login: id}, pg[0], pg[1])
 				var wantX []*flow.Exchange
-				for k := s.head; k < len(s.ring) && id != "" && len(wantX) < 20; k++ {
-					if (Query{Login: id}).match(&s.ring[k].row) {
-						wantX = append(wantX, s.ring[k].exchange())
+				first, end := s.live()
+				for n := first; n < end && id != "" && len(wantX) < 20; n++ {
+					if r := s.rowAt(n); (Query{Login: id}).match(&r) {
+						wantX = append(wantX, s.exchangeAt(n))
 					}
 				}
 				s.mu.RUnlock()

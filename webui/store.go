@@ -1,12 +1,15 @@
 package webui
 
 import (
+	"hash/maphash"
 	"net/url"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/oauthproxy/oauthproxy/flow"
 	"github.com/oauthproxy/oauthproxy/redact"
@@ -144,37 +147,51 @@ func worse(a, b *Badge) *Badge {
 	return a
 }
 
-// entry is one exchange held by the ring: the exchange as the sink got it
-// (needed for re-send and HAR export, never served as is), frozen (see
-// freeze), its redacted row, and the bytes it is charged for.
-type entry struct {
-	x       flow.Exchange // without URL, header and response: those are below
-	url     url.URL
-	hasURL  bool
-	reqH    string // the request's header, packed
-	resp    flow.Response
-	hasResp bool
-	respH   string // the response's header and trailer, packed
-	trailer string
-	row     Row
-	size    int64
-	n       int64 // its position in the ring: the count of exchanges added before it
+// slot locates one record in the arena. It holds no pointers: the ring
+// of slots is one object the collector never scans.
+type slot struct {
+	chunk    int64  // the seq of the chunk holding the record
+	off, len uint32 // the record's bytes in the chunk
+	id       uint64 // the hash of the exchange's id (its key in byID)
 }
 
 // Store is the byte-bounded ring of recent exchanges. It is safe for
 // concurrent use.
+//
+// Each exchange is one record (row and exchange, see record.go) in the
+// arena's chunks (arena.go); the heap keeps only the index: a slot per
+// record, a map from id to position and the lanes. The charge of the
+// ring is the arena's mapped bytes and indexSize per record; when a new
+// record does not fit, the oldest chunk goes, with all its records (at
+// most a sixteenth of the ring at a time).
 type Store struct {
-	max int64
+	max       int64
+	chunkSize int
 
 	mu      sync.RWMutex
-	ring    []*entry // oldest first; ring[head:] are live
+	a       *arena // the records' memory
+	cseq    int64  // chunks ever made
+	slots   []slot // oldest first; slots[head:] are live
 	head    int
-	byID    map[string]*entry
+	base    int64            // the position (count of exchanges added before it) of slots[0]
+	byID    map[uint64]int64 // hash of the id -> position of its newest record
+	seed    maphash.Seed
 	lanes   map[string]*lane // by login id, and OtherLane
 	bytes   int64
+	mapped  int64 // bytes of live chunks and the spare
 	seen    int64 // exchanges ever added
 	evicted int64
+	scratch []byte // the encoder's buffer (reused under mu's write lock)
 }
+
+// indexSize is what the heap spends per record: its slot in the ring
+// (a slice that grows by doubling), its position in its lane and its
+// entry in the id map. TestRingHeapWithinBound checks it.
+const indexSize = 2*int64(unsafe.Sizeof(slot{})) + 2*8 + 48
+
+// laneSize is what a lane costs besides its records: the struct, its map
+// slot and its summary's steps; charged once per lane.
+var laneSize = int64(unsafe.Sizeof(lane{})) + 64 + 16*int64(unsafe.Sizeof(""))
 
 // NewStore returns a ring that holds at most maxBytes (DefaultMaxBytes
 // when maxBytes <= 0) of exchanges, evicting the oldest first.
@@ -182,56 +199,186 @@ func NewStore(maxBytes int64) *Store {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBytes
 	}
-	return &Store{max: maxBytes, byID: map[string]*entry{}, lanes: map[string]*lane{}}
+	cs := int64(1 << 20)
+	if maxBytes/16 < cs {
+		cs = maxBytes / 16
+	}
+	s := &Store{max: maxBytes, chunkSize: roundPage(int(max(cs, 1))), a: &arena{}, byID: map[uint64]int64{}, lanes: map[string]*lane{}, seed: maphash.MakeSeed()}
+	// Mapped memory is not the collector's: give it back when the store
+	// is (a view closed, a test's store).
+	runtime.AddCleanup(s, (*arena).releaseAll, s.a)
+	return s
 }
 
 // Add stores x and returns its row. An exchange larger than the whole
 // bound is kept without its bodies, so it still shows in the list.
 func (s *Store) Add(x *flow.Exchange) Row {
-	e := &entry{row: rowOf(x)}
-	e.freeze(x)
-	e.size = sizeOf(e)
-	if e.size > s.max {
-		e.dropBodies()
-		e.size = sizeOf(e)
-	}
+	row := rowOf(x)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e.n = s.seen
+	rec := appendRecord(s.scratch[:0], &row, x, false)
+	if int64(len(rec))+indexSize > s.max {
+		rec = appendRecord(rec[:0], &row, x, true)
+	}
+	if cap(rec) <= 64<<10 {
+		s.scratch = rec
+	} // a large record's buffer is not kept
+	c := s.place(len(rec))
+	off := c.used
+	c.used += copy(c.mem[off:], rec)
+	n := s.seen
 	s.seen++
+	h := maphash.String(s.seed, row.ID)
+	if len(s.slots) == 0 {
+		s.base = n
+	}
+	s.slots = append(s.slots, slot{chunk: c.seq, off: uint32(off), len: uint32(len(rec)), id: h})
 	// The same id twice (a HAR with duplicated ids) keeps both rows; the
 	// lookup finds the newest.
-	s.ring = append(s.ring, e)
-	s.byID[x.ID] = e
-	id := laneOf(&e.row)
+	s.byID[h] = n
+	id := laneOf(&row)
 	l := s.lanes[id]
 	if l == nil {
 		l = &lane{sum: LoginSummary{ID: id}}
 		s.lanes[id] = l
-		e.size += laneSize
+		s.bytes += laneSize
 	}
-	l.push(e)
-	s.bytes += e.size
-	for s.bytes > s.max && s.head < len(s.ring)-1 {
-		old := s.ring[s.head]
-		s.ring[s.head] = nil
-		s.head++
-		s.bytes -= old.size
-		s.evicted++
-		if s.byID[old.x.ID] == old {
-			delete(s.byID, old.x.ID)
-		}
-		id := laneOf(&old.row)
-		if s.lanes[id].pop(old) {
-			delete(s.lanes, id)
-		}
+	l.push(n, &row)
+	s.bytes += indexSize
+	return row
+}
+
+// place makes room for a record of n bytes and returns the chunk to copy
+// it into: the newest chunk if it has room, else a new one, after the
+// oldest chunks went to keep the ring within its bound. The caller holds
+// the write lock.
+func (s *Store) place(n int) *chunk {
+	size := s.chunkSize
+	if n > size {
+		size = roundPage(n) // a record of its own
 	}
-	if s.head > 1024 && s.head*2 > len(s.ring) {
+	for {
+		var newest *chunk
+		if s.a.chead < len(s.a.chunks) {
+			newest = s.a.chunks[len(s.a.chunks)-1]
+		}
+		fits := newest != nil && len(newest.mem)-newest.used >= n
+		reuse := s.a.spare != nil && len(s.a.spare.mem) == size
+		need := indexSize
+		if !fits && !reuse {
+			need += int64(size)
+		}
+		if s.bytes+need <= s.max || newest == nil || (fits && s.a.chead == len(s.a.chunks)-1) {
+			// It fits the bound, or nothing is left to evict but the
+			// chunk it goes into: an exchange larger than the bound is
+			// still kept, alone.
+			if fits {
+				return newest
+			}
+			break
+		}
+		s.evictChunk()
+	}
+	var c *chunk
+	if sp := s.a.spare; sp != nil && len(sp.mem) == size {
+		c, s.a.spare = sp, nil // already counted in mapped and bytes
+	} else {
+		if sp != nil && s.a.chead == len(s.a.chunks) && s.bytes+int64(size)+indexSize > s.max {
+			s.dropSpare() // room for a record larger than the bound
+		}
+		c = newChunk(size)
+		s.mapped += int64(size)
+		s.bytes += int64(size)
+	}
+	c.used, c.seq = 0, s.cseq
+	s.cseq++
+	s.a.chunks = append(s.a.chunks, c)
+	if s.a.chead > 64 && s.a.chead*2 > len(s.a.chunks) {
+		s.a.chunks = append([]*chunk(nil), s.a.chunks[s.a.chead:]...)
+		s.a.chead = 0
+	}
+	return c
+}
+
+// dropSpare releases the spare chunk.
+func (s *Store) dropSpare() {
+	s.mapped -= int64(len(s.a.spare.mem))
+	s.bytes -= int64(len(s.a.spare.mem))
+	s.a.spare.release()
+	s.a.spare = nil
+}
+
+// evictChunk drops the oldest chunk and every record in it. A chunk of
+// the usual size is kept as the spare (if there is none), the rest are
+// released. The caller holds the write lock.
+func (s *Store) evictChunk() {
+	c := s.a.chunks[s.a.chead]
+	s.a.chunks[s.a.chead] = nil
+	s.a.chead++
+	for s.head < len(s.slots) && s.slots[s.head].chunk == c.seq {
+		s.evictSlot(c)
+	}
+	if s.head > 1024 && s.head*2 > len(s.slots) {
 		// Compact: the dead prefix is more than half the slice.
-		s.ring = append([]*entry(nil), s.ring[s.head:]...)
+		s.base += int64(s.head)
+		s.slots = append([]slot(nil), s.slots[s.head:]...)
 		s.head = 0
 	}
-	return e.row
+	if s.head == len(s.slots) {
+		s.slots, s.head, s.base = s.slots[:0], 0, s.seen
+	}
+	if s.a.spare == nil && len(c.mem) == s.chunkSize {
+		s.a.spare = c // still counted in mapped and bytes
+		return
+	}
+	s.mapped -= int64(len(c.mem))
+	s.bytes -= int64(len(c.mem))
+	c.release()
+}
+
+// evictSlot drops the oldest record, held in c.
+func (s *Store) evictSlot(c *chunk) {
+	sl := s.slots[s.head]
+	n := s.base + int64(s.head)
+	s.head++
+	s.evicted++
+	s.bytes -= indexSize
+	if s.byID[sl.id] == n {
+		delete(s.byID, sl.id)
+	}
+	rec := c.mem[sl.off : sl.off+sl.len]
+	id := OtherLane
+	if login := loginOf(rec); len(login) > 0 {
+		id = string(login)
+	}
+	l := s.lanes[id]
+	if l == nil {
+		return // cannot happen: every record was pushed to its lane
+	}
+	if l.pop(rec) {
+		delete(s.lanes, id)
+		s.bytes -= laneSize
+	}
+}
+
+// record returns the bytes of the record at position n, which must be
+// live. The caller holds the lock; the bytes are the arena's, valid
+// until it is released.
+func (s *Store) record(n int64) []byte {
+	sl := s.slots[n-s.base]
+	c := s.a.chunks[s.a.chead+int(sl.chunk-s.a.chunks[s.a.chead].seq)]
+	return c.mem[sl.off : sl.off+sl.len]
+}
+
+// rowAt decodes the row at position n (the caller holds the lock).
+func (s *Store) rowAt(n int64) Row { return recordRow(s.record(n)) }
+
+// exchangeAt decodes the exchange at position n (the caller holds the lock).
+func (s *Store) exchangeAt(n int64) *flow.Exchange { return recordExchange(s.record(n)) }
+
+// live is the range of positions held: [first, end).
+func (s *Store) live() (first, end int64) {
+	return s.base + int64(s.head), s.base + int64(len(s.slots))
 }
 
 // Stats describe the ring.
@@ -244,24 +391,31 @@ type Stats struct {
 	// Seen counts every exchange added; Evicted those dropped for room.
 	Seen    int64 `json:"seen"`
 	Evicted int64 `json:"evicted"`
+	// Mapped is the part of Bytes held outside the Go heap: the memory
+	// the ring's records take (with one emptied chunk kept for reuse).
+	Mapped int64 `json:"mapped"`
 }
 
 // Stats returns the ring's counters.
 func (s *Store) Stats() Stats {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return Stats{Exchanges: len(s.ring) - s.head, Bytes: s.bytes, MaxBytes: s.max, Seen: s.seen, Evicted: s.evicted}
+	return Stats{Exchanges: len(s.slots) - s.head, Bytes: s.bytes, MaxBytes: s.max, Seen: s.seen, Evicted: s.evicted, Mapped: s.mapped}
 }
 
 // get returns the exchange with this id and its row.
 func (s *Store) get(id string) (*flow.Exchange, Row, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	e, ok := s.byID[id]
+	n, ok := s.byID[maphash.String(s.seed, id)]
 	if !ok {
 		return nil, Row{}, false
 	}
-	return e.exchange(), e.row, true
+	row := s.rowAt(n)
+	if row.ID != id {
+		return nil, Row{}, false // another id of the same hash (2^-64)
+	}
+	return s.exchangeAt(n), row, true
 }
 
 // Query selects rows. The zero Query selects everything.
@@ -328,16 +482,21 @@ func (s *Store) Rows(q Query, offset, limit int) Page {
 	if q.indexed() {
 		// One login, or everything: a page costs its own size.
 		p := Page{Offset: offset, Limit: limit, Rows: []Row{}}
-		ents := s.ring[s.head:]
+		first, end := s.live()
 		if q.Login != "" {
-			ents = nil
+			var ents []int64
 			if l := s.lanes[q.Login]; l != nil {
 				ents = l.live()
 			}
+			p.Total = len(ents)
+			for i := len(ents) - 1 - offset; i >= 0 && len(p.Rows) < limit; i-- {
+				p.Rows = append(p.Rows, s.rowAt(ents[i]))
+			}
+			return p
 		}
-		p.Total = len(ents)
-		for i := len(ents) - 1 - offset; i >= 0 && len(p.Rows) < limit; i-- {
-			p.Rows = append(p.Rows, ents[i].row)
+		p.Total = int(end - first)
+		for n := end - 1 - int64(offset); n >= first && len(p.Rows) < limit; n-- {
+			p.Rows = append(p.Rows, s.rowAt(n))
 		}
 		return p
 	}
@@ -347,13 +506,14 @@ func (s *Store) Rows(q Query, offset, limit int) Page {
 // scanRows is Rows by a scan of the whole ring (the caller holds the lock).
 func (s *Store) scanRows(q Query, offset, limit int) Page {
 	p := Page{Offset: offset, Limit: limit, Rows: []Row{}}
-	for i := len(s.ring) - 1; i >= s.head; i-- {
-		r := &s.ring[i].row
-		if !q.match(r) {
+	first, end := s.live()
+	for n := end - 1; n >= first; n-- {
+		r := s.rowAt(n)
+		if !q.match(&r) {
 			continue
 		}
 		if p.Total >= offset && len(p.Rows) < limit {
-			p.Rows = append(p.Rows, *r)
+			p.Rows = append(p.Rows, r)
 		}
 		p.Total++
 	}
@@ -376,14 +536,15 @@ func (s *Store) exchanges(q Query, limit int) []*flow.Exchange {
 			ents = ents[:limit]
 		}
 		out = make([]*flow.Exchange, len(ents))
-		for i, e := range ents {
-			out[i] = e.exchange()
+		for i, n := range ents {
+			out[i] = s.exchangeAt(n)
 		}
 		return out
 	}
-	for i := s.head; i < len(s.ring); i++ {
-		if q.match(&s.ring[i].row) {
-			out = append(out, s.ring[i].exchange())
+	first, end := s.live()
+	for n := first; n < end; n++ {
+		if r := s.rowAt(n); q.match(&r) {
+			out = append(out, s.exchangeAt(n))
 			if limit > 0 && len(out) == limit {
 				break
 			}
@@ -436,8 +597,10 @@ func (s *Store) scanLogins(q Query) []LoginSummary {
 	q.Login = ""
 	byID := map[string]*LoginSummary{}
 	var order []string
-	for i := s.head; i < len(s.ring); i++ {
-		r := &s.ring[i].row
+	first, end := s.live()
+	for n := first; n < end; n++ {
+		row := s.rowAt(n)
+		r := &row
 		if !q.match(r) {
 			continue
 		}
@@ -479,11 +642,4 @@ func titleOf(r *Row) string {
 		t += " · " + c
 	}
 	return t
-}
-
-// wasteful reports whether b's array is more than 1 KiB and 1/8 larger
-// than what it holds.
-func wasteful(b []byte) bool {
-	waste := allocSize(cap(b)) - allocSize(len(b))
-	return waste > 1024 && waste > int64(len(b)/8)
 }
