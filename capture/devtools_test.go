@@ -15,8 +15,9 @@ import (
 // exchange each becomes: what the browser reported is kept in Error, a
 // cancellation (net::ERR_ABORTED on a navigation or subresource, a
 // custom-scheme URL the browser does not load) is BrowserCanceled and not
-// Failed, any other error fails the exchange, and a custom-scheme URL is
-// read instead of stopping the whole capture.
+// Failed, any other error fails the exchange (a refused callback too, until
+// inspection labels it: see flow.Exchange.CallbackUnanswered), and a
+// custom-scheme URL is read instead of stopping the whole capture.
 func TestDevToolsNoAnswer(t *testing.T) {
 	tests := []struct {
 		name, file string
