@@ -14,11 +14,12 @@ import (
 // requests got no answer (capture/testdata/devtools) and checks what a
 // user reads: the exit status, the login's trace line (or that there is
 // none: the login did not end in the capture), the failed count of the
-// summary, and that no cancellation is diagnosed. Then `view` of the same
-// file must show the same exchanges, logins, findings, diagnoses and
-// errors, and mark as many rows failed as the summary counts, in the rows,
-// the "failed" filter and the logins' counts (the UI has no trace line to
-// compare).
+// summary, that no cancellation is diagnosed, and that the browser's own
+// error is quoted as the browser's (no "upstream error"). Then `view` of
+// the same file must show the same exchanges, logins, findings, diagnoses
+// and errors, and mark as many rows failed as the summary counts, in the
+// rows, the "failed" filter and the logins' counts (the UI has no trace
+// line to compare).
 func TestAnalyzeDevToolsAborts(t *testing.T) {
 	tests := []struct {
 		file    string
@@ -37,7 +38,8 @@ func TestAnalyzeDevToolsAborts(t *testing.T) {
 			[]string{"client aborted: the browser canceled the request before any answer (net::ERR_ABORTED)"},
 			[]string{"DIAGNOSIS", "upstream error"}},
 		{"authorize-blocked.har", "login id.example.com: authorize net::ERR_BLOCKED_BY_CLIENT", "summary: 2 exchanges, 1 OAuth, 0 token exchanges, 1 failed",
-			[]string{"net::ERR_BLOCKED_BY_CLIENT (no answer)"}, nil},
+			[]string{"\n  the browser reported net::ERR_BLOCKED_BY_CLIENT (no answer)\n", "evidence: the browser reported net::ERR_BLOCKED_BY_CLIENT (no answer)\n"},
+			[]string{"upstream error"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
