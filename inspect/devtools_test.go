@@ -29,7 +29,8 @@ func devtoolsHAR(t *testing.T, name string) []*flow.Exchange {
 // callback completes the login (the OP's 302 carried the code); canceled
 // navigations (a login page, a favicon, a prefetch) fail nothing; an
 // authorize request the browser blocked fails its login with the browser's
-// error in the trace line.
+// error in the trace line. Firefox's exports of a refused callback and of a
+// TLS failure (no error text, "_securityState") are traced the same way.
 func TestDevToolsAbortsTrace(t *testing.T) {
 	tests := []struct {
 		name string
@@ -82,6 +83,12 @@ func TestDevToolsAbortsTrace(t *testing.T) {
 			trace:  map[int]string{1: "login id.example.com: authorize net::ERR_NAME_NOT_RESOLVED"},
 			diag:   map[int]string{1: "network/upstream-dns"},
 			failed: []int{1}},
+		{name: "Firefox: authorize TLS failure", file: "firefox-authorize-tls.har", callback: -1,
+			trace:  map[int]string{1: "login id.example.com: authorize no answer"},
+			diag:   map[int]string{1: "network/upstream-tls"},
+			failed: []int{1}},
+		{name: "Firefox: loopback callback refused", file: "firefox-callback-refused.har", callback: 1,
+			info: map[int][]string{1: {IDCallbackUnanswered}}},
 		{name: "live proxy: authorize host not resolved", file: "authorize-blocked.har", callback: -1,
 			edit: func(xs []*flow.Exchange) []*flow.Exchange {
 				xs[1].Error, xs[1].ErrorType = "oauthproxy: upstream id.example.com:443: DNS lookup of id.example.com failed: no such host", "dns_error"

@@ -40,6 +40,12 @@ func TestAnalyzeDevToolsAborts(t *testing.T) {
 		{"authorize-blocked.har", "login id.example.com: authorize net::ERR_BLOCKED_BY_CLIENT", "summary: 2 exchanges, 1 OAuth, 0 token exchanges, 1 failed",
 			[]string{"\n  the browser reported net::ERR_BLOCKED_BY_CLIENT (no answer)\n", "evidence: the browser reported net::ERR_BLOCKED_BY_CLIENT (no answer)\n"},
 			[]string{"upstream error"}},
+		{"firefox-authorize-tls.har", "login id.example.com: authorize no answer", "summary: 2 exchanges, 1 OAuth, 0 token exchanges, 1 failed",
+			[]string{"DIAGNOSIS network/upstream-tls", `evidence: the browser reported a failed TLS connection (Firefox's _securityState "broken"`},
+			[]string{"upstream error", "CANARY"}},
+		{"firefox-callback-refused.har", "", "summary: 2 exchanges, 2 OAuth, 0 token exchanges, 0 failed",
+			[]string{"INFO  callback-unanswered [client-config] the request to the redirect URI http://localhost:8400/callback got no answer"},
+			[]string{"DIAGNOSIS", "CANARY"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
