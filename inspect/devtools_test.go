@@ -205,7 +205,7 @@ var callbackCases = []checkCase{
 		x: func(s *scen) *flow.Exchange {
 			return exch("GET", "com.example.app:/cb?"+s.respQuery().encode(), unanswered("Aborted"))
 		},
-		msg: "the redirect URI com.example.app:/cb got no answer (no answer): the code sha256:"},
+		msg: "the redirect URI com.example.app:/cb got no answer: the code sha256:"},
 	{name: "callback answered", id: IDCallbackUnanswered,
 		setup: func(s *scen) []*flow.Exchange { return s.login() },
 		x:     func(s *scen) *flow.Exchange { return s.callback() }},

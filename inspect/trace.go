@@ -370,7 +370,10 @@ func (in *Inspector) callbackUnanswered(c *ctx, a *authReq) {
 	if u.Host == "" {
 		where = u.Scheme + ":" + u.EscapedPath() // a custom scheme
 	}
-	msg := "the request to the redirect URI " + where + " got no answer (" + noAnswer(x) + ")"
+	msg := "the request to the redirect URI " + where + " got no answer"
+	if why := noAnswer(x); why != "no answer" {
+		msg += " (" + why + ")" // a capture without a reason (Firefox) has nothing to add
+	}
 	if a != nil && a.issued != "" {
 		msg += ": the code " + redact.Short(a.issued) + " was issued, but the app did not receive it"
 	}

@@ -44,8 +44,8 @@ func TestAnalyzeDevToolsAborts(t *testing.T) {
 			[]string{"DIAGNOSIS network/upstream-tls", `evidence: the browser reported a failed TLS connection (Firefox's _securityState "broken"`},
 			[]string{"upstream error", "CANARY"}},
 		{"firefox-callback-refused.har", "", "summary: 2 exchanges, 2 OAuth, 0 token exchanges, 0 failed",
-			[]string{"INFO  callback-unanswered [client-config] the request to the redirect URI http://localhost:8400/callback got no answer"},
-			[]string{"DIAGNOSIS", "CANARY"}},
+			[]string{"INFO  callback-unanswered [client-config] the request to the redirect URI http://localhost:8400/callback got no answer: the code sha256:"},
+			[]string{"DIAGNOSIS", "CANARY", "(no answer)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
