@@ -15,8 +15,9 @@ import (
 // exchange each becomes: what the browser reported is kept in Error, a
 // cancellation (net::ERR_ABORTED on a navigation or subresource, a
 // custom-scheme URL the browser does not load) is BrowserCanceled and not
-// Failed, any other error fails the exchange, and a custom-scheme URL is
-// read instead of stopping the whole capture.
+// Failed, any other error fails the exchange (a refused callback too, until
+// inspection labels it: see flow.Exchange.CallbackUnanswered), and a
+// custom-scheme URL is read instead of stopping the whole capture.
 func TestDevToolsNoAnswer(t *testing.T) {
 	tests := []struct {
 		name, file string
@@ -39,6 +40,11 @@ func TestDevToolsNoAnswer(t *testing.T) {
 		{"prefetch canceled", "canceled-navigation.har", 4, "https://id.example.com/static/consent.js", "(net::ERR_ABORTED)", true, true, false},
 		{"authorize blocked by an extension", "authorize-blocked.har", 1, "https://id.example.com/oauth2/authorize?",
 			"the browser reported net::ERR_BLOCKED_BY_CLIENT", false, false, true},
+		{"Firefox: authorize TLS failure", "firefox-authorize-tls.har", 1, "https://id.example.com/oauth2/authorize?",
+			`the browser reported a failed TLS connection (Firefox's _securityState "broken"`, false, false, true},
+		{"Firefox: loopback callback refused (no reason recorded)", "firefox-callback-refused.har", 1,
+			"http://localhost:8400/callback?code=CANARY-code-ff-cli-9d2e41&state=st-ZmlyZWZveA-cli",
+			"no response", false, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,6 +76,36 @@ func TestDevToolsNoAnswer(t *testing.T) {
 			}
 			if strings.Contains(x.Error, "CANARY") {
 				t.Errorf("Error quotes a secret of the URL: %q", x.Error)
+			}
+		})
+	}
+}
+
+// TestFirefoxError: of a Firefox entry that got no answer, only a TLS
+// failure ("_securityState": "broken") is worded as the browser's report;
+// the other states say nothing about why, and another tool's own error
+// text is kept.
+func TestFirefoxError(t *testing.T) {
+	tests := []struct {
+		name, state, err string
+		want             bool // worded as a TLS failure the browser reported
+	}{
+		{"broken", "broken", "", true},
+		{"insecure (plain http, or aborted before TLS)", "insecure", "", false},
+		{"secure", "secure", "", false},
+		{"weak", "weak", "", false},
+		{"no state (not Firefox)", "", "", false},
+		{"broken, but the tool wrote its own error", "broken", "Connection killed.", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := &Entry{SecurityState: tt.state, Response: Response{Error: tt.err}}
+			got := firefoxError(e)
+			if tt.want != (got != "") {
+				t.Fatalf("firefoxError() = %q, want worded: %v", got, tt.want)
+			}
+			if tt.want && (!strings.HasPrefix(got, flow.BrowserReportedPrefix) || !strings.Contains(got, "TLS")) {
+				t.Errorf("got %q, want prefix %q and \"TLS\" (for the diagnosis)", got, flow.BrowserReportedPrefix)
 			}
 		})
 	}

@@ -78,6 +78,10 @@ type Entry struct {
 	// ResourceType is what Chrome's DevTools say the request was for
 	// ("document", "fetch", "xhr", "image", "other"...); read only.
 	ResourceType string `json:"_resourceType,omitempty"`
+	// SecurityState is Firefox's verdict on the connection ("secure",
+	// "insecure", "weak", or "broken": the connection failed with a TLS or
+	// certificate error); read only.
+	SecurityState string `json:"_securityState,omitempty"`
 }
 
 // Request is a HAR request.

@@ -631,7 +631,7 @@ func ExchangeFromEntry(e *Entry, index int) (*flow.Exchange, error) {
 			x.Error = flow.ClientAbortedPrefix + "the browser stopped reading the response (net::ERR_ABORTED)"
 		}
 	} else {
-		x.Error = orDefault(browserError(u, rs.Error, e.ResourceType), orDefault(rs.Error, orDefault(rs.StatusText, "no response")))
+		x.Error = orDefault(browserError(u, rs.Error, e.ResourceType), orDefault(firefoxError(e), orDefault(rs.Error, orDefault(rs.StatusText, "no response"))))
 	}
 	if rs.Error != "" && x.Error == "" && x.Response == nil {
 		x.Error = rs.Error
@@ -738,6 +738,22 @@ func browserError(u *url.URL, err, resourceType string) string {
 		return flow.ClientAbortedPrefix + "the page's script aborted the request, or the browser gave up on it, before any answer (net::ERR_ABORTED)"
 	}
 	return flow.BrowserCanceledPrefix + "the request before any answer (net::ERR_ABORTED): a navigation replaced it, or the page that wanted it went away"
+}
+
+// firefoxError words what Firefox's HAR export says of a request that got
+// no answer. Firefox writes no error text for it (status 0, statusText "",
+// no headers: devtools/client/netmonitor/src/har/har-builder.js), so a
+// refused connection, a DNS failure, a blocked or a canceled request all
+// look alike and stay "no response". The one failure it does tell is a TLS
+// one: the entry's "_securityState" is "broken" only when the connection
+// failed with an NSS (TLS or certificate) error code
+// (devtools/shared/network-observer/NetworkHelper.sys.mjs,
+// getSecurityInfo). "" when e is not such an entry.
+func firefoxError(e *Entry) string {
+	if e.SecurityState != "broken" || e.Response.Error != "" {
+		return ""
+	}
+	return flow.BrowserReportedPrefix + "a failed TLS connection (Firefox's _securityState \"broken\": a certificate or TLS handshake error) (no answer)"
 }
 
 // harHeaders converts a HAR header list into an http.Header, dropping

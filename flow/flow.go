@@ -267,6 +267,19 @@ func (x *Exchange) BrowserCanceled() bool {
 	return strings.HasPrefix(x.Error, BrowserCanceledPrefix)
 }
 
+// CallbackUnanswered reports whether x is a request to a redirect URI
+// (labelled LabelCallback by inspection) that got no answer, by an error
+// other than the client's own abort: a refused loopback callback, a
+// custom-scheme URL another tool could not load, the proxy unable to reach
+// the app's server. The app's endpoint, not the authorization server, did
+// not answer; the authorization response was issued by the redirect that
+// sent the browser there. Inspection reports it with the info finding
+// callback-unanswered, and it fails neither the exchange (Failed) nor the
+// login.
+func (x *Exchange) CallbackUnanswered() bool {
+	return x.OAuth.Label == LabelCallback && (x.Response == nil || x.Response.Status == 0) && x.Error != "" && !x.ClientAborted()
+}
+
 // Failed reports whether the exchange failed: the server answered 4xx/5xx,
 // no answer came (an upstream error, or a client that left before the
 // status), or the upstream broke off a 1xx-3xx answer. A client that left
@@ -275,11 +288,16 @@ func (x *Exchange) BrowserCanceled() bool {
 // failure of the exchange: the server's answer stands, and ClientAborted
 // still says that the client left. Nor is a request the browser canceled
 // before any answer (BrowserCanceled): nothing failed that it can show.
+// Nor, once inspection has labelled it, is a callback that got no answer
+// (CallbackUnanswered): it does not fail the login, so every count of
+// failures (analyze's summary, the web UI's rows, logins and "failed"
+// filter, diff) agrees with the login's trace. Before inspection such a
+// request is still Failed: only the label says it went to a redirect URI.
 func (x *Exchange) Failed() bool {
 	if r := x.Response; r != nil && r.Status > 0 {
 		return r.Status >= 400 || (x.Error != "" && !x.ClientAborted())
 	}
-	return x.Error != "" && !x.BrowserCanceled()
+	return x.Error != "" && !x.BrowserCanceled() && !x.CallbackUnanswered()
 }
 
 // Sink consumes finished exchanges. Implementations must be safe for

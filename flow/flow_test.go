@@ -30,6 +30,14 @@ func TestFailed(t *testing.T) {
 		{"upstream reset after 200", Exchange{Response: &Response{Status: 200}, Error: "oauthproxy: upstream idp.example:443: response body: connection reset by peer"}, true},
 		{"upstream reset after 302", Exchange{Response: &Response{Status: 302}, Error: "oauthproxy: upstream idp.example:443: response body: connection reset by peer"}, true},
 		{"no status read from a capture", Exchange{Response: &Response{}, Error: "no response"}, true},
+		{"callback refused, read from a DevTools HAR", Exchange{Error: BrowserReportedPrefix + "net::ERR_CONNECTION_REFUSED (no answer)", OAuth: OAuth{Label: LabelCallback}}, false},
+		{"callback refused, live proxy", Exchange{Error: "oauthproxy: upstream localhost:8400: dial tcp 127.0.0.1:8400: connect: connection refused", OAuth: OAuth{Label: LabelCallback}}, false},
+		{"callback with status 0 read from a capture", Exchange{Response: &Response{}, Error: "Aborted", OAuth: OAuth{Label: LabelCallback}}, false},
+		{"callback refused, not yet inspected", Exchange{Error: BrowserReportedPrefix + "net::ERR_CONNECTION_REFUSED (no answer)"}, true},
+		{"callback, the client left before the answer", Exchange{Error: ClientAbortedPrefix + "the client closed the connection before localhost:8400 answered", OAuth: OAuth{Label: LabelCallback}}, true},
+		{"callback answered 500", Exchange{Response: &Response{Status: 500}, OAuth: OAuth{Label: LabelCallback}}, true},
+		{"callback broken off after 200", Exchange{Response: &Response{Status: 200}, Error: "oauthproxy: upstream localhost:8400: response body: connection reset by peer", OAuth: OAuth{Label: LabelCallback}}, true},
+		{"token request refused", Exchange{Error: "oauthproxy: upstream idp.example:443: connect: connection refused", OAuth: OAuth{Label: LabelToken}}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

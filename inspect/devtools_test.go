@@ -29,7 +29,8 @@ func devtoolsHAR(t *testing.T, name string) []*flow.Exchange {
 // callback completes the login (the OP's 302 carried the code); canceled
 // navigations (a login page, a favicon, a prefetch) fail nothing; an
 // authorize request the browser blocked fails its login with the browser's
-// error in the trace line.
+// error in the trace line. Firefox's exports of a refused callback and of a
+// TLS failure (no error text, "_securityState") are traced the same way.
 func TestDevToolsAbortsTrace(t *testing.T) {
 	tests := []struct {
 		name string
@@ -50,13 +51,13 @@ func TestDevToolsAbortsTrace(t *testing.T) {
 	}{
 		{name: "custom-scheme callback: the app takes the URL", file: "callback-custom-scheme.har", callback: 4},
 		{name: "loopback callback refused: the app is not listening", file: "callback-refused.har", callback: 4,
-			info: map[int][]string{4: {IDCallbackUnanswered}}, failed: []int{4}},
+			info: map[int][]string{4: {IDCallbackUnanswered}}},
 		{name: "live proxy: loopback callback refused", file: "callback-refused.har", callback: 4,
 			edit: func(xs []*flow.Exchange) []*flow.Exchange {
 				xs[4].Error, xs[4].ErrorType = "oauthproxy: upstream localhost:8400: dial tcp 127.0.0.1:8400: connect: connection refused", "connection_refused"
 				return xs
 			},
-			info: map[int][]string{4: {IDCallbackUnanswered}}, failed: []int{4}},
+			info: map[int][]string{4: {IDCallbackUnanswered}}},
 		{name: "canceled login page, favicon and prefetch", file: "canceled-navigation.har", callback: 7,
 			trace: map[int]string{8: "login id.example.com: authorize → 6 hops → callback → token 200 ok"}},
 		{name: "canceled authorize, then the login again", file: "canceled-navigation.har", callback: 8,
@@ -82,6 +83,12 @@ func TestDevToolsAbortsTrace(t *testing.T) {
 			trace:  map[int]string{1: "login id.example.com: authorize net::ERR_NAME_NOT_RESOLVED"},
 			diag:   map[int]string{1: "network/upstream-dns"},
 			failed: []int{1}},
+		{name: "Firefox: authorize TLS failure", file: "firefox-authorize-tls.har", callback: -1,
+			trace:  map[int]string{1: "login id.example.com: authorize no answer"},
+			diag:   map[int]string{1: "network/upstream-tls"},
+			failed: []int{1}},
+		{name: "Firefox: loopback callback refused", file: "firefox-callback-refused.har", callback: 1,
+			info: map[int][]string{1: {IDCallbackUnanswered}}},
 		{name: "live proxy: authorize host not resolved", file: "authorize-blocked.har", callback: -1,
 			edit: func(xs []*flow.Exchange) []*flow.Exchange {
 				xs[1].Error, xs[1].ErrorType = "oauthproxy: upstream id.example.com:443: DNS lookup of id.example.com failed: no such host", "dns_error"
@@ -198,7 +205,7 @@ var callbackCases = []checkCase{
 		x: func(s *scen) *flow.Exchange {
 			return exch("GET", "com.example.app:/cb?"+s.respQuery().encode(), unanswered("Aborted"))
 		},
-		msg: "the redirect URI com.example.app:/cb got no answer (no answer): the code sha256:"},
+		msg: "the redirect URI com.example.app:/cb got no answer: the code sha256:"},
 	{name: "callback answered", id: IDCallbackUnanswered,
 		setup: func(s *scen) []*flow.Exchange { return s.login() },
 		x:     func(s *scen) *flow.Exchange { return s.callback() }},

@@ -58,17 +58,29 @@ func TestCodeReuseSequence(t *testing.T) {
 	}
 }
 
-// TestCodeReuseAfterUpstreamError covers a retried POST after a timeout.
+// TestCodeReuseAfterUpstreamError covers a retried POST after a timeout,
+// and after a browser's capture says the first POST got no answer (an SPA's
+// token request): code-reused names whose failure the first answer was.
 func TestCodeReuseAfterUpstreamError(t *testing.T) {
-	s := newScen()
-	in := New(Options{})
-	first := s.token(s.tokenParams(), upstreamError("read tcp: i/o timeout"))
-	first.Response = nil
-	retry := s.token(s.tokenParams(), at(31*time.Second))
-	inspectAll(in, append(s.setup(), first, retry)...)
-	f, ok := finding(retry, IDCodeReused)
-	if !ok || !strings.Contains(f.Message, "no response (upstream error)") {
-		t.Fatalf("retry: got %v, want %s whose first answer is the upstream error", retry.OAuth.Findings, IDCodeReused)
+	tests := []struct {
+		name, err, want string
+	}{
+		{"live proxy timeout", "read tcp: i/o timeout", "first answer was no response (upstream error)"},
+		{"browser's capture", flow.BrowserReportedPrefix + "net::ERR_CONNECTION_RESET (no answer)", "first answer was no response (reported by the browser)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScen()
+			in := New(Options{})
+			first := s.token(s.tokenParams(), upstreamError(tt.err))
+			first.Response = nil
+			retry := s.token(s.tokenParams(), at(31*time.Second))
+			inspectAll(in, append(s.setup(), first, retry)...)
+			f, ok := finding(retry, IDCodeReused)
+			if !ok || !strings.Contains(f.Message, tt.want) {
+				t.Fatalf("retry: got %v, want %s whose message says %q", retry.OAuth.Findings, IDCodeReused, tt.want)
+			}
+		})
 	}
 }
 

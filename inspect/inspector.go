@@ -175,7 +175,7 @@ func (in *Inspector) Inspect(x *flow.Exchange) {
 	// it failed.
 	// A callback the app did not answer has its own finding (it is not
 	// the OAuth server's network).
-	if !success && ((x.OAuth.Label != flow.LabelNone && x.OAuth.Label != flow.LabelHop) || x.Failed()) && !unansweredCallback(x) {
+	if !success && ((x.OAuth.Label != flow.LabelNone && x.OAuth.Label != flow.LabelHop) || x.Failed()) && !x.CallbackUnanswered() {
 		x.OAuth.Diagnosis = diagnose.Diagnose(x)
 	}
 	if step != nil && x.OAuth.Diagnosis != nil {

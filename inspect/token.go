@@ -151,6 +151,8 @@ func (in *Inspector) token(c *ctx) {
 	status, result := 0, "no response"
 	if c.resp != nil {
 		status, result = c.resp.status, c.resp.result()
+	} else if strings.HasPrefix(x.Error, flow.BrowserReportedPrefix) {
+		result = "no response (reported by the browser)" // a browser's capture: no upstream involved
 	} else if x.Error != "" {
 		result = "no response (upstream error)"
 	}

@@ -354,21 +354,11 @@ func noAnswer(x *flow.Exchange) string {
 	return "no answer"
 }
 
-// unansweredCallback reports whether x is a request to the redirect URI
-// that got no answer, by an error other than the client's own abort: the
-// app's endpoint, not the authorization server, did not answer. Inspection
-// reports it with callback-unanswered (info) instead of a diagnosis of the
-// OAuth server's network, and it does not fail the login: the
-// authorization response was issued (by the redirect that sent it there).
-func unansweredCallback(x *flow.Exchange) bool {
-	return x.OAuth.Label == flow.LabelCallback && (x.Response == nil || x.Response.Status == 0) && x.Error != "" && !x.ClientAborted()
-}
-
 // callbackUnanswered reports a callback the browser or proxy could not
 // deliver to the app (a is its login, nil when unknown).
 func (in *Inspector) callbackUnanswered(c *ctx, a *authReq) {
 	x := c.x
-	if !unansweredCallback(x) {
+	if !x.CallbackUnanswered() {
 		return
 	}
 	u := x.Request.URL
@@ -380,7 +370,10 @@ func (in *Inspector) callbackUnanswered(c *ctx, a *authReq) {
 	if u.Host == "" {
 		where = u.Scheme + ":" + u.EscapedPath() // a custom scheme
 	}
-	msg := "the request to the redirect URI " + where + " got no answer (" + noAnswer(x) + ")"
+	msg := "the request to the redirect URI " + where + " got no answer"
+	if why := noAnswer(x); why != "no answer" {
+		msg += " (" + why + ")" // a capture without a reason (Firefox) has nothing to add
+	}
 	if a != nil && a.issued != "" {
 		msg += ": the code " + redact.Short(a.issued) + " was issued, but the app did not receive it"
 	}

@@ -6,16 +6,20 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/oauthproxy/oauthproxy/webui"
 )
 
 // TestAnalyzeDevToolsAborts runs `analyze` on the DevTools exports whose
 // requests got no answer (capture/testdata/devtools) and checks what a
 // user reads: the exit status, the login's trace line (or that there is
 // none: the login did not end in the capture), the failed count of the
-// summary, and that no cancellation is diagnosed. Then `view` of the same
-// file must show the same exchanges, logins, findings, diagnoses and
-// errors, and mark as many rows failed as the summary counts (the UI has
-// no trace line to compare).
+// summary, that no cancellation is diagnosed, and that the browser's own
+// error is quoted as the browser's (no "upstream error"). Then `view` of
+// the same file must show the same exchanges, logins, findings, diagnoses
+// and errors, and mark as many rows failed as the summary counts, in the
+// rows, the "failed" filter and the logins' counts (the UI has no trace
+// line to compare).
 func TestAnalyzeDevToolsAborts(t *testing.T) {
 	tests := []struct {
 		file    string
@@ -27,14 +31,21 @@ func TestAnalyzeDevToolsAborts(t *testing.T) {
 		{"callback-custom-scheme.har", "", "summary: 5 exchanges, 5 OAuth, 0 token exchanges, 0 failed",
 			[]string{"client aborted: the browser canceled loading a com.example.app: URL (net::ERR_UNKNOWN_URL_SCHEME)"},
 			[]string{"DIAGNOSIS", "upstream error", "capture: entry"}},
-		{"callback-refused.har", "", "summary: 5 exchanges, 5 OAuth, 0 token exchanges, 1 failed",
+		{"callback-refused.har", "", "summary: 5 exchanges, 5 OAuth, 0 token exchanges, 0 failed",
 			[]string{"INFO  callback-unanswered [client-config] the request to the redirect URI http://localhost:8400/callback got no answer (net::ERR_CONNECTION_REFUSED)", "is the app listening on localhost:8400?"},
 			[]string{"DIAGNOSIS", "CANARY"}},
 		{"canceled-navigation.har", "login id.example.com: authorize → 6 hops → callback → token 200 ok", "summary: 9 exchanges, 9 OAuth, 1 token exchanges, 0 failed",
 			[]string{"client aborted: the browser canceled the request before any answer (net::ERR_ABORTED)"},
 			[]string{"DIAGNOSIS", "upstream error"}},
 		{"authorize-blocked.har", "login id.example.com: authorize net::ERR_BLOCKED_BY_CLIENT", "summary: 2 exchanges, 1 OAuth, 0 token exchanges, 1 failed",
-			[]string{"net::ERR_BLOCKED_BY_CLIENT (no answer)"}, nil},
+			[]string{"\n  the browser reported net::ERR_BLOCKED_BY_CLIENT (no answer)\n", "evidence: the browser reported net::ERR_BLOCKED_BY_CLIENT (no answer)\n"},
+			[]string{"upstream error"}},
+		{"firefox-authorize-tls.har", "login id.example.com: authorize no answer", "summary: 2 exchanges, 1 OAuth, 0 token exchanges, 1 failed",
+			[]string{"DIAGNOSIS network/upstream-tls", `evidence: the browser reported a failed TLS connection (Firefox's _securityState "broken"`},
+			[]string{"upstream error", "CANARY"}},
+		{"firefox-callback-refused.har", "", "summary: 2 exchanges, 2 OAuth, 0 token exchanges, 0 failed",
+			[]string{"INFO  callback-unanswered [client-config] the request to the redirect URI http://localhost:8400/callback got no answer: the code sha256:"},
+			[]string{"DIAGNOSIS", "CANARY", "(no answer)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -100,6 +111,21 @@ func TestAnalyzeDevToolsAborts(t *testing.T) {
 			}
 			if got := fmt.Sprintf("%d failed", failed); !strings.HasSuffix(tt.summary, got) {
 				t.Errorf("view marks %s, analyze's summary says %q", got, tt.summary)
+			}
+			// The "failed" filter and the logins' counts say the same.
+			var p webui.Page
+			v.get(t, fmt.Sprintf("/api/exchanges?failed=1&limit=%d", webui.MaxPageSize), &p)
+			if got := fmt.Sprintf("%d failed", p.Total); !strings.HasSuffix(tt.summary, got) {
+				t.Errorf("view's failed filter: %s, analyze's summary says %q", got, tt.summary)
+			}
+			var lp webui.LoginPage
+			v.get(t, "/api/logins?limit=100", &lp)
+			loginFailed := 0
+			for _, l := range lp.Logins {
+				loginFailed += l.Failed
+			}
+			if got := fmt.Sprintf("%d failed", loginFailed); !strings.HasSuffix(tt.summary, got) {
+				t.Errorf("view's logins count %s, analyze's summary says %q", got, tt.summary)
 			}
 		})
 	}

@@ -473,7 +473,7 @@ var builtinTriggers = map[string]string{
 	CauseNotFromOAuthServer:  "a labeled back-channel endpoint (token, device, PAR, introspection, revocation, discovery, JWKS, userinfo) answers 4xx with an HTML, empty or non-OAuth body and no intermediary rule matches",
 	CauseEndpointNotFound:    "a labeled endpoint answers 404, 405 or 410 without an OAuth error",
 	CauseUpstreamUnreachable: "no response (x.Error set) on a labeled exchange: refused, reset, timeout",
-	CauseUpstreamTLS:         "no response and the error mentions TLS, x509, certificate or handshake (a browser's net::ERR_CERT_*, ERR_SSL_*)",
+	CauseUpstreamTLS:         "no response and the error mentions TLS, x509, certificate or handshake (a browser's net::ERR_CERT_*, ERR_SSL_*; Firefox's _securityState \"broken\")",
 	CauseUpstreamDNS:         "no response and the error mentions DNS / no such host (a browser's net::ERR_NAME_NOT_RESOLVED)",
 	CauseBrowserBlocked:      "no response and a browser's capture says net::ERR_BLOCKED_BY_CLIENT or ERR_BLOCKED_BY_ADMINISTRATOR",
 	CauseCorporateProxy:      "also: no response and the error mentions proxyconnect or 407",

@@ -484,10 +484,16 @@ var (
 	proxyErrRE   = regexp.MustCompile(`(?i)proxyconnect|proxy authentication required|\b407\b`)
 )
 
-// upstream explains an exchange that got no response.
+// upstream explains an exchange that got no response. Its evidence quotes
+// the error as what it is: the proxy's (or another tool's) upstream error,
+// or the browser's own report read from its capture ("the browser reported
+// net::ERR_BLOCKED_BY_CLIENT (no answer)"), where no upstream was involved.
 func upstream(x *flow.Exchange) *flow.Diagnosis {
 	text := httpURLRE.ReplaceAllStringFunc(x.Error, redact.URLString)
 	ev := "upstream error: " + text
+	if strings.HasPrefix(x.Error, flow.BrowserReportedPrefix) {
+		ev = text
+	}
 	var d *flow.Diagnosis
 	switch {
 	case blockedErrRE.MatchString(x.Error):

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -251,25 +252,42 @@ func TestResponses(t *testing.T) {
 	}
 }
 
+// TestUpstreamErrors: an exchange that got no answer is diagnosed by its
+// error, and the evidence says whose error it is: the proxy's upstream
+// error, or what the browser reported in its capture (never "upstream
+// error", since no proxy was involved).
 func TestUpstreamErrors(t *testing.T) {
 	tests := []struct {
 		err  string
 		want string
+		ev   string // the evidence line quoting the error
 	}{
-		{`Post "https://as.example/token?client_secret=hunter22": tls: failed to verify certificate: x509: certificate signed by unknown authority`, CauseUpstreamTLS},
-		{`dial tcp: lookup as.example on 127.0.0.53:53: no such host`, CauseUpstreamDNS},
-		{`dial tcp 10.0.0.1:443: connect: connection refused`, CauseUpstreamUnreachable},
-		{`proxyconnect tcp: dial tcp 10.1.1.1:3128: i/o timeout`, CauseCorporateProxy},
+		{`Post "https://as.example/token?client_secret=hunter22": tls: failed to verify certificate: x509: certificate signed by unknown authority`, CauseUpstreamTLS,
+			`upstream error: Post "https://as.example/token?client_secret=redacted`},
+		{`dial tcp: lookup as.example on 127.0.0.53:53: no such host`, CauseUpstreamDNS,
+			`upstream error: dial tcp: lookup as.example on 127.0.0.53:53: no such host`},
+		{`dial tcp 10.0.0.1:443: connect: connection refused`, CauseUpstreamUnreachable,
+			`upstream error: dial tcp 10.0.0.1:443: connect: connection refused`},
+		{`proxyconnect tcp: dial tcp 10.1.1.1:3128: i/o timeout`, CauseCorporateProxy,
+			`upstream error: proxyconnect tcp: dial tcp 10.1.1.1:3128: i/o timeout`},
+		{`oauthproxy: upstream as.example:443: dial tcp 10.0.0.1:443: connect: connection refused`, CauseUpstreamUnreachable,
+			`upstream error: oauthproxy: upstream as.example:443: dial tcp 10.0.0.1:443: connect: connection refused`},
 		// What capture reads from a DevTools HAR's "_error".
-		{flow.BrowserReportedPrefix + `net::ERR_BLOCKED_BY_CLIENT (no answer)`, CauseBrowserBlocked},
-		{flow.BrowserReportedPrefix + `net::ERR_BLOCKED_BY_ADMINISTRATOR (no answer)`, CauseBrowserBlocked},
-		{flow.BrowserReportedPrefix + `net::ERR_NAME_NOT_RESOLVED (no answer)`, CauseUpstreamDNS},
-		{flow.BrowserReportedPrefix + `net::ERR_CERT_AUTHORITY_INVALID (no answer)`, CauseUpstreamTLS},
-		{flow.BrowserReportedPrefix + `net::ERR_SSL_PROTOCOL_ERROR (no answer)`, CauseUpstreamTLS},
-		{flow.BrowserReportedPrefix + `net::ERR_CONNECTION_REFUSED (no answer)`, CauseUpstreamUnreachable},
+		{flow.BrowserReportedPrefix + `net::ERR_BLOCKED_BY_CLIENT (no answer)`, CauseBrowserBlocked,
+			`the browser reported net::ERR_BLOCKED_BY_CLIENT (no answer)`},
+		{flow.BrowserReportedPrefix + `net::ERR_BLOCKED_BY_ADMINISTRATOR (no answer)`, CauseBrowserBlocked,
+			`the browser reported net::ERR_BLOCKED_BY_ADMINISTRATOR (no answer)`},
+		{flow.BrowserReportedPrefix + `net::ERR_NAME_NOT_RESOLVED (no answer)`, CauseUpstreamDNS,
+			`the browser reported net::ERR_NAME_NOT_RESOLVED (no answer)`},
+		{flow.BrowserReportedPrefix + `net::ERR_CERT_AUTHORITY_INVALID (no answer)`, CauseUpstreamTLS,
+			`the browser reported net::ERR_CERT_AUTHORITY_INVALID (no answer)`},
+		{flow.BrowserReportedPrefix + `net::ERR_SSL_PROTOCOL_ERROR (no answer)`, CauseUpstreamTLS,
+			`the browser reported net::ERR_SSL_PROTOCOL_ERROR (no answer)`},
+		{flow.BrowserReportedPrefix + `net::ERR_CONNECTION_REFUSED (no answer)`, CauseUpstreamUnreachable,
+			`the browser reported net::ERR_CONNECTION_REFUSED (no answer)`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.want, func(t *testing.T) {
+		t.Run(tt.ev, func(t *testing.T) {
 			x := &flow.Exchange{Error: tt.err, OAuth: flow.OAuth{Label: flow.LabelToken}}
 			d := Diagnose(x)
 			if d == nil || d.Cause != tt.want || d.Category != flow.CategoryNetwork {
@@ -278,8 +296,11 @@ func TestUpstreamErrors(t *testing.T) {
 			if anyContains(d.Evidence, "hunter22") {
 				t.Errorf("evidence %q leaks the secret in the URL", d.Evidence)
 			}
-			if !anyContains(d.Evidence, "upstream error: ") {
-				t.Errorf("got evidence %q, want the upstream error quoted", d.Evidence)
+			if !slices.ContainsFunc(d.Evidence, func(e string) bool { return strings.HasPrefix(e, tt.ev) }) {
+				t.Errorf("got evidence %q, want a line starting %q", d.Evidence, tt.ev)
+			}
+			if strings.HasPrefix(tt.err, flow.BrowserReportedPrefix) && anyContains(d.Evidence, "upstream error") {
+				t.Errorf("got evidence %q: the browser's own report is no upstream error", d.Evidence)
 			}
 		})
 	}
