@@ -204,6 +204,17 @@ func (c *clientConn) beginBody() {
 	c.bodyMu.Unlock()
 }
 
+// armBody starts the idle deadline of a request body the proxy does not
+// read itself (a request it refuses): net/http's own reads of it (the
+// discard of an unread body after the handler, at most 256 KiB) then end
+// within IdleTimeout instead of waiting for ever for a client that
+// stopped. The deadline is not moved by those reads; net/http clears it
+// when the body ends or the next request begins.
+func (c *clientConn) armBody() {
+	c.beginBody()
+	c.bodyRead()
+}
+
 // bodyRead moves the read deadline to about IdleTimeout from now before a
 // read of the body, coarsely like idleReadDeadline.
 func (c *clientConn) bodyRead() {

@@ -79,6 +79,9 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	hostname, _, err := net.SplitHostPort(host)
 	if err != nil || hostname == "" {
+		if cc := connFrom(r.Context()); cc != nil && r.Body != http.NoBody {
+			cc.armBody()
+		}
 		http.Error(w, "oauthproxy: CONNECT needs host:port, got "+fmt.Sprintf("%q", host), http.StatusBadRequest)
 		return
 	}
@@ -122,6 +125,11 @@ func (s *Server) authorized(r *http.Request) bool {
 }
 
 func (s *Server) requireAuth(w http.ResponseWriter, r *http.Request) {
+	if cc := connFrom(r.Context()); cc != nil && r.Body != http.NoBody {
+		// The body is not wanted; net/http drains it under the idle
+		// timeout (a stalled client is answered and closed).
+		cc.armBody()
+	}
 	// A line in the log: a client that is refused should not be a mystery
 	// (the credential itself is never logged).
 	why := "no Proxy-Authorization"
