@@ -127,21 +127,10 @@ func LoadOrCreate(dir string) (*CA, error) {
 	}
 	certFile := filepath.Join(dir, CertFileName)
 	keyFile := filepath.Join(dir, KeyFileName)
-	certExists, keyExists, err := caFiles(certFile, keyFile)
-	if err != nil {
-		return nil, err
+	// Every start but the first: no lock.
+	if ca, err := Load(certFile, keyFile); err == nil || errors.Is(err, ErrKeyPermissions) {
+		return ca, err
 	}
-	switch {
-	case certExists && keyExists:
-		// Every start but the first: no lock.
-		ca, err := Load(certFile, keyFile)
-		if err == nil || errors.Is(err, ErrKeyPermissions) {
-			return ca, err
-		}
-	case certExists:
-		return nil, certWithoutKey(certFile, keyFile)
-	}
-
 	// The CA is missing, half there or unreadable: settle it under the
 	// lock a first start holds while it writes the CA.
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -149,61 +138,33 @@ func LoadOrCreate(dir string) (*CA, error) {
 	}
 	unlock, err := lockCA(dir, caWait)
 	if errors.Is(err, errNoLock) {
-		return settleUnlocked(certFile, keyFile)
+		return settle(certFile, keyFile, false)
 	}
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	return settleLocked(certFile, keyFile)
+	return settle(certFile, keyFile, true)
 }
 
-// caFiles reports which of the two CA files exist.
-func caFiles(certFile, keyFile string) (certExists, keyExists bool, err error) {
-	if certExists, err = exists(certFile); err != nil {
-		return false, false, err
-	}
-	keyExists, err = exists(keyFile)
-	return certExists, keyExists, err
-}
-
-func certWithoutKey(certFile, keyFile string) error {
-	return fmt.Errorf("certs: CA certificate %s exists but its key %s does not; restore the key or remove the certificate to create a new CA", certFile, keyFile)
-}
-
-func keyWithoutCert(certFile, keyFile string) error {
-	return fmt.Errorf("certs: CA key %s exists but its certificate %s does not; restore the certificate or remove the key to create a new CA", keyFile, certFile)
-}
-
-// settleLocked loads or creates the CA while holding the CA lock: no other
-// first start is writing, so what is on disk is final.
-func settleLocked(certFile, keyFile string) (*CA, error) {
-	certExists, keyExists, err := caFiles(certFile, keyFile)
+// settle loads the CA, or creates it when neither file exists. locked
+// says whether this process holds the CA lock: then no other first start
+// is writing and what is on disk is final; without it, a file modified in
+// the last caWait may be another first start's work in progress and is
+// waited for.
+func settle(certFile, keyFile string, locked bool) (*CA, error) {
+	certExists, err := exists(certFile)
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case certExists && keyExists:
-		return Load(certFile, keyFile)
-	case certExists:
-		return nil, certWithoutKey(certFile, keyFile)
-	case keyExists:
-		return nil, keyWithoutCert(certFile, keyFile)
-	}
-	return create(certFile, keyFile)
-}
-
-// settleUnlocked loads or creates the CA without the lock, guessing from
-// the files' age whether another first start may still be writing them.
-func settleUnlocked(certFile, keyFile string) (*CA, error) {
-	certExists, keyExists, err := caFiles(certFile, keyFile)
+	keyExists, err := exists(keyFile)
 	if err != nil {
 		return nil, err
 	}
 	switch {
 	case certExists && keyExists:
 		ca, err := Load(certFile, keyFile)
-		if err != nil && !errors.Is(err, ErrKeyPermissions) && justWritten(certFile, keyFile) &&
+		if err != nil && !locked && !errors.Is(err, ErrKeyPermissions) && justWritten(certFile, keyFile) &&
 			(partlyWritten(certFile) || partlyWritten(keyFile)) {
 			// Another first start may still be writing the certificate. A
 			// file that is complete but wrong (edited, corrupt) is
@@ -212,16 +173,16 @@ func settleUnlocked(certFile, keyFile string) (*CA, error) {
 		}
 		return ca, err
 	case certExists:
-		return nil, certWithoutKey(certFile, keyFile)
+		return nil, fmt.Errorf("certs: CA certificate %s exists but its key %s does not; restore the key or remove the certificate to create a new CA", certFile, keyFile)
 	case keyExists:
-		if justWritten(keyFile) {
+		if !locked && justWritten(keyFile) {
 			// Another first start may have written the key and be about to
 			// write the certificate.
 			if ca, err := awaitCA(certFile, keyFile, caWait); err == nil {
 				return ca, nil
 			}
 		}
-		return nil, keyWithoutCert(certFile, keyFile)
+		return nil, fmt.Errorf("certs: CA key %s exists but its certificate %s does not; restore the certificate or remove the key to create a new CA", keyFile, certFile)
 	}
 	return create(certFile, keyFile)
 }

@@ -169,7 +169,7 @@ func TestLoadOrCreateConcurrent(t *testing.T) {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return nil, err
 			}
-			return settleUnlocked(filepath.Join(dir, CertFileName), filepath.Join(dir, KeyFileName))
+			return settle(filepath.Join(dir, CertFileName), filepath.Join(dir, KeyFileName), false)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
