@@ -86,6 +86,10 @@ type clientConn struct {
 	// watch is the abort watch of the exchange waiting for upstream.
 	watch abortWatch
 
+	// pageWDL is the write deadline pageWrite last set (unix ns, 0 none);
+	// only the goroutine serving the connection's request touches it.
+	pageWDL int64
+
 	// The request body of a plain (non-CONNECT) request: see beginBody.
 	bodyMu sync.Mutex
 	bodyOn atomic.Bool // set and cleared under bodyMu
@@ -213,6 +217,49 @@ func (c *clientConn) beginBody() {
 func (c *clientConn) armBody() {
 	c.beginBody()
 	c.bodyRead()
+}
+
+// Responses of the proxy's own pages (the web UI, its event stream, the
+// CA page) to a client that stops reading them: net/http has no write
+// deadline (WriteTimeout would also cut event streams), so a handler
+// writing to such a client would block for as long as the client keeps
+// the connection open. While a page is answered, each write gets about
+// IdleTimeout to go out (pageWrite, coarsely like idleReadDeadline); the
+// deadline is renewed for net/http's last flush after the handler
+// (pageDone) and cleared when the connection's next request begins
+// (pageReset), so a quiet event stream is never cut, only a stalled reader.
+
+// pageWrite moves the write deadline to about IdleTimeout from now before
+// a write of a page's response.
+func (c *clientConn) pageWrite() {
+	if c.idle <= 0 || c.mode.Load() != modeServer {
+		return
+	}
+	now := time.Now()
+	if c.pageWDL-now.UnixNano() > int64(c.idle)*3/4 {
+		return
+	}
+	dl := now.Add(c.idle)
+	c.pageWDL = dl.UnixNano()
+	_ = c.Conn.SetWriteDeadline(dl)
+}
+
+// pageDone gives net/http's flush of the rest of a page's response a
+// whole IdleTimeout.
+func (c *clientConn) pageDone() {
+	if c.pageWDL != 0 {
+		c.pageWDL = 0
+		c.pageWrite()
+	}
+}
+
+// pageReset clears a page's write deadline at the start of the
+// connection's next request.
+func (c *clientConn) pageReset() {
+	if c.pageWDL != 0 {
+		c.pageWDL = 0
+		_ = c.Conn.SetWriteDeadline(time.Time{})
+	}
 }
 
 // bodyRead moves the read deadline to about IdleTimeout from now before a

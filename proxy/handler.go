@@ -14,6 +14,9 @@ import (
 
 // serveHTTP is the entry point of every request read by the HTTP server.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if cc := connFrom(r.Context()); cc != nil {
+		cc.pageReset()
+	}
 	if r.Method == http.MethodConnect {
 		s.serveConnect(w, r)
 		return

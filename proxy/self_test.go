@@ -171,3 +171,80 @@ func TestStalledBodyToProxy(t *testing.T) {
 		t.Errorf("proxied request after the stalled clients: got %d %q, want 200 upstream", resp.StatusCode, b)
 	}
 }
+
+// TestPageToStalledReader: a client that asks the proxy's own pages for a
+// large answer (a HAR download, an event stream) and then stops reading,
+// keeping the connection open, does not hold the page's handler: its
+// write fails once nothing went out for the idle timeout, and the
+// connection is closed. A quiet event stream (nothing to write for longer
+// than the idle timeout) is not cut. Before, the handler stayed blocked in
+// its write for as long as the client kept the connection.
+func TestPageToStalledReader(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	chunk := strings.Repeat("x", 64<<10)
+	ended := make(chan error, 1)
+	site := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/big":
+			var err error
+			for i := 0; i < 1024 && err == nil; i++ { // 64 MiB: far more than the socket buffers hold
+				_, err = io.WriteString(w, chunk)
+			}
+			ended <- err
+		case "/quiet":
+			// An event stream with nothing to say for a while.
+			rc := http.NewResponseController(w)
+			io.WriteString(w, "a")
+			rc.Flush()
+			time.Sleep(3 * idle)
+			io.WriteString(w, "b")
+			rc.Flush()
+		}
+	})
+	p := startProxy(t, Options{Site: site, IdleTimeout: idle})
+
+	c, err := net.Dial("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /big HTTP/1.1\r\nHost: %s\r\n\r\n", p.addr)
+	// The client now reads nothing. The bound is generous: it only keeps a
+	// regression from hanging the test.
+	select {
+	case err := <-ended:
+		if err == nil {
+			t.Errorf("the page wrote 64 MiB to a client that read nothing; want a write error")
+		}
+	case <-time.After(waitLimit):
+		t.Fatalf("the page's handler still blocked writing to a stalled reader after %s", waitLimit)
+	}
+	if err := waitClosed(c); err != nil {
+		t.Errorf("stalled reader's connection: %v", err)
+	}
+
+	// A quiet stream, then two more requests on the same connection: the
+	// deadline of one answer does not leak into the next.
+	q, err := net.Dial("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	br := bufio.NewReader(q)
+	for i := 0; i < 2; i++ {
+		fmt.Fprintf(q, "GET /quiet HTTP/1.1\r\nHost: %s\r\n\r\n", p.addr)
+		_ = q.SetReadDeadline(time.Now().Add(waitLimit))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("quiet stream %d: %v", i, err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || string(got) != "ab" {
+			t.Errorf("quiet stream %d: got %q, %v; want \"ab\" whole", i, got, err)
+		}
+	}
+	if resp, b := get(t, http.DefaultClient, "http://"+p.addr+"/ca"); resp.StatusCode != http.StatusOK || len(b) == 0 {
+		t.Errorf("CA page after the stalled reader: got %d, want 200", resp.StatusCode)
+	}
+}
