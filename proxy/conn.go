@@ -86,9 +86,11 @@ type clientConn struct {
 	// watch is the abort watch of the exchange waiting for upstream.
 	watch abortWatch
 
-	// pageWDL is the write deadline pageWrite last set (unix ns, 0 none);
-	// only the goroutine serving the connection's request touches it.
-	pageWDL int64
+	// stalledReader is set when a write to the client timed out: it
+	// stopped reading (a dead connection from then on).
+	stalledReader atomic.Bool
+	// respWDL is the write deadline respWrite last set (unix ns, 0 none).
+	respWDL int64
 
 	// The request body of a plain (non-CONNECT) request: see beginBody.
 	bodyMu sync.Mutex
@@ -219,45 +221,46 @@ func (c *clientConn) armBody() {
 	c.bodyRead()
 }
 
-// Responses of the proxy's own pages (the web UI, its event stream, the
-// CA page) to a client that stops reading them: net/http has no write
-// deadline (WriteTimeout would also cut event streams), so a handler
-// writing to such a client would block for as long as the client keeps
-// the connection open. While a page is answered, each write gets about
-// IdleTimeout to go out (pageWrite, coarsely like idleReadDeadline); the
-// deadline is renewed for net/http's last flush after the handler
-// (pageDone) and cleared when the connection's next request begins
-// (pageReset), so a quiet event stream is never cut, only a stalled reader.
+// Answers written by net/http to a client that stops reading them (a
+// plain proxied response, a page of the web UI): net/http has no write
+// deadline (WriteTimeout would also cut event streams and long-polls), so
+// the writer would block for as long as the client keeps the connection
+// open, holding the exchange and its upstream request. While an answer is
+// written (streamWriter), each write gets about IdleTimeout to go out
+// (respWrite, coarsely like idleReadDeadline); the deadline is renewed for
+// net/http's last flush after the handler (respDone) and cleared when the
+// connection's next request begins (respReset), so a quiet stream is never
+// cut, only a stalled reader. Only the goroutine serving the connection's
+// request touches respWDL.
 
-// pageWrite moves the write deadline to about IdleTimeout from now before
-// a write of a page's response.
-func (c *clientConn) pageWrite() {
+// respWrite moves the write deadline to about IdleTimeout from now before
+// a write of an answer.
+func (c *clientConn) respWrite() {
 	if c.idle <= 0 || c.mode.Load() != modeServer {
 		return
 	}
 	now := time.Now()
-	if c.pageWDL-now.UnixNano() > int64(c.idle)*3/4 {
+	if c.respWDL-now.UnixNano() > int64(c.idle)*3/4 {
 		return
 	}
 	dl := now.Add(c.idle)
-	c.pageWDL = dl.UnixNano()
+	c.respWDL = dl.UnixNano()
 	_ = c.Conn.SetWriteDeadline(dl)
 }
 
-// pageDone gives net/http's flush of the rest of a page's response a
-// whole IdleTimeout.
-func (c *clientConn) pageDone() {
-	if c.pageWDL != 0 {
-		c.pageWDL = 0
-		c.pageWrite()
+// respDone gives net/http's flush of the rest of an answer at least 3/4
+// of IdleTimeout.
+func (c *clientConn) respDone() {
+	if c.respWDL != 0 {
+		c.respWrite()
 	}
 }
 
-// pageReset clears a page's write deadline at the start of the
+// respReset clears an answer's write deadline at the start of the
 // connection's next request.
-func (c *clientConn) pageReset() {
-	if c.pageWDL != 0 {
-		c.pageWDL = 0
+func (c *clientConn) respReset() {
+	if c.respWDL != 0 {
+		c.respWDL = 0
 		_ = c.Conn.SetWriteDeadline(time.Time{})
 	}
 }
@@ -389,7 +392,11 @@ func (c *clientConn) write(p []byte) (int, error) {
 			}
 		}
 	}
-	return c.Conn.Write(p)
+	n, err := c.Conn.Write(p)
+	if err != nil && isTimeout(err) {
+		c.stalledReader.Store(true)
+	}
+	return n, err
 }
 
 // Close closes the connection once and forgets it.

@@ -91,9 +91,10 @@ func (p *caPage) render(method, path, host string) (int, http.Header, []byte) {
 func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 	if cc := connFrom(r.Context()); cc != nil && cc.idle > 0 {
 		// Each write gets IdleTimeout: a client that stops reading does
-		// not hold the handler (clientConn.pageWrite).
-		pw := &pageWriter{ResponseWriter: w, cc: cc}
-		defer cc.pageDone()
+		// not hold the handler (clientConn.respWrite).
+		// decided: no flush after each write, a page has its own.
+		pw := &streamWriter{ResponseWriter: w, cc: cc, decided: true}
+		defer pw.done()
 		w = pw
 	}
 	if !s.ownBody(w, r) {
@@ -185,27 +186,3 @@ func (s *Server) ownBody(w http.ResponseWriter, r *http.Request) bool {
 	r.Body = io.NopCloser(bytes.NewReader(b.buf))
 	return true
 }
-
-// pageWriter renews the write deadline before each write of a page's
-// response (clientConn.pageWrite).
-type pageWriter struct {
-	http.ResponseWriter
-	cc *clientConn
-}
-
-func (w *pageWriter) Write(p []byte) (int, error) {
-	w.cc.pageWrite()
-	return w.ResponseWriter.Write(p)
-}
-
-// FlushError flushes under a renewed deadline, for http.ResponseController.
-func (w *pageWriter) FlushError() error {
-	w.cc.pageWrite()
-	return http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Flush flushes under a renewed deadline.
-func (w *pageWriter) Flush() { _ = w.FlushError() }
-
-// Unwrap exposes the underlying writer to http.ResponseController.
-func (w *pageWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -450,7 +450,11 @@ func (e *exchange) finish(bodyErr error, end time.Time) {
 			// The relay stopped because writing to the client failed: the
 			// client left mid-download. Closing the body closed the
 			// upstream response; the exchange says whose doing it was.
-			x.Error = flow.ClientAbortedPrefix + "the client closed the connection while " + hostPort(x.Request.URL) + " sent the response body; the upstream response was closed"
+			what := "the client closed the connection"
+			if e.cc != nil && e.cc.stalledReader.Load() {
+				what = "the client stopped reading the response (nothing went out for " + e.s.idle.String() + ", idle timeout)"
+			}
+			x.Error = flow.ClientAbortedPrefix + what + " while " + hostPort(x.Request.URL) + " sent the response body; the upstream response was closed"
 		case bodyErr != nil && bodyErr != io.EOF && bodyErr != errClosedEarly:
 			reason, status := describeUpstreamError(bodyErr, 0)
 			x.Error = "oauthproxy: upstream " + hostPort(x.Request.URL) + ": response body: " + reason

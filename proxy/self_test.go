@@ -248,3 +248,90 @@ func TestPageToStalledReader(t *testing.T) {
 		t.Errorf("CA page after the stalled reader: got %d, want 200", resp.StatusCode)
 	}
 }
+
+// TestResponseToStalledReader: a client that asks for a large response
+// through the proxy and then stops reading it, keeping the connection
+// open, is cut off once nothing went out for the idle timeout, on a plain
+// proxy connection as in an intercepted tunnel: the upstream response is
+// closed, the exchange names the stalled reader, the client's connection
+// is closed. A quiet stream through the proxy is not cut. Before, on a
+// plain connection the relay stayed blocked in its write, holding the
+// exchange and the upstream request, for as long as the client kept the
+// connection (a tunnel had its write deadline, but the exchange said the
+// client had closed the connection).
+func TestResponseToStalledReader(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	chunk := strings.Repeat("x", 64<<10)
+	ended := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/big":
+			var err error
+			for i := 0; i < 1024 && err == nil; i++ { // 64 MiB
+				_, err = io.WriteString(w, chunk)
+			}
+			ended <- err
+		case "/quiet":
+			rc := http.NewResponseController(w)
+			io.WriteString(w, "a")
+			rc.Flush()
+			time.Sleep(3 * idle)
+			io.WriteString(w, "b")
+		}
+	})
+	plainUp := newPlainUpstream(t, h)
+	tlsUp := newUpstream(t, h, false)
+	p := startProxy(t, Options{RootCAs: rootsOf(tlsUp), IdleTimeout: idle})
+	for i, mode := range []string{"plain", "intercepted"} {
+		t.Run(mode, func(t *testing.T) {
+			var c net.Conn
+			target := plainUp.URL + "/big"
+			host := plainUp.Listener.Addr().String()
+			if mode == "plain" {
+				raw, err := net.Dial("tcp", p.addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c = raw
+			} else {
+				host = tlsUp.Listener.Addr().String()
+				raw, br := connectTunnel(t, p.addr, host, "")
+				pool := x509.NewCertPool()
+				pool.AddCert(p.ca.Cert)
+				tc := tls.Client(&bufConn{Conn: raw, r: br}, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+				if err := tc.Handshake(); err != nil {
+					t.Fatal(err)
+				}
+				c = tc
+				target = "/big"
+			}
+			defer c.Close()
+			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, host)
+			// The client now reads nothing.
+			select {
+			case err := <-ended:
+				if err == nil {
+					t.Errorf("upstream sent 64 MiB to a client that read nothing; want its response closed")
+				}
+			case <-time.After(waitLimit):
+				t.Fatalf("upstream still sending to a stalled reader after %s", waitLimit)
+			}
+			x := p.sink.wait(t, i+1)[i]
+			if !strings.Contains(x.Error, "the client stopped reading the response") || !strings.Contains(x.Error, "idle timeout") {
+				t.Errorf("exchange error: got %q, want the stalled reader named", x.Error)
+			}
+			if err := waitClosed(c); err != nil {
+				t.Errorf("stalled reader's connection: %v", err)
+			}
+		})
+	}
+	client := p.client(t)
+	for _, u := range []string{plainUp.URL, tlsUp.URL} {
+		for i := 0; i < 2; i++ { // on one kept-alive connection
+			resp, b := get(t, client, u+"/quiet")
+			if resp.StatusCode != http.StatusOK || string(b) != "ab" {
+				t.Errorf("quiet stream %s #%d: got %d %q, want 200 \"ab\"", u, i, resp.StatusCode, b)
+			}
+		}
+	}
+}
