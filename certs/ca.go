@@ -164,12 +164,17 @@ func settle(certFile, keyFile string, locked bool) (*CA, error) {
 	switch {
 	case certExists && keyExists:
 		ca, err := Load(certFile, keyFile)
-		if err != nil && !locked && !errors.Is(err, ErrKeyPermissions) && justWritten(certFile, keyFile) &&
-			(partlyWritten(certFile) || partlyWritten(keyFile)) {
-			// Another first start may still be writing the certificate. A
-			// file that is complete but wrong (edited, corrupt) is
-			// reported at once: waiting would not mend it.
-			return awaitCA(certFile, keyFile, caWait)
+		if err != nil && !locked && !errors.Is(err, ErrKeyPermissions) && justWritten(certFile, keyFile) {
+			if partlyWritten(certFile) || partlyWritten(keyFile) {
+				// Another first start may still be writing the
+				// certificate. A file that is complete but wrong (edited,
+				// corrupt) is reported at once: waiting would not mend it.
+				return awaitCA(certFile, keyFile, caWait)
+			}
+			// It may have been completed between Load and that look.
+			if again, err2 := Load(certFile, keyFile); err2 == nil {
+				return again, nil
+			}
 		}
 		return ca, err
 	case certExists:
