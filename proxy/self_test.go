@@ -172,18 +172,24 @@ func TestStalledBodyToProxy(t *testing.T) {
 	}
 }
 
-// TestPageToStalledReader: a client that asks the proxy's own pages for a
-// large answer (a HAR download, an event stream) and then stops reading,
-// keeping the connection open, does not hold the page's handler: its
-// write fails once nothing went out for the idle timeout, and the
-// connection is closed. A quiet event stream (nothing to write for longer
-// than the idle timeout) is not cut. Before, the handler stayed blocked in
-// its write for as long as the client kept the connection.
-func TestPageToStalledReader(t *testing.T) {
+// TestResponseToStalledReader: a client that asks for a large answer and
+// then stops reading it, keeping the connection open, is cut off once
+// nothing went out for the idle timeout: from the proxy's own pages (a
+// HAR download of the web UI), on a plain proxy connection and in an
+// intercepted tunnel. The writer's write fails (the upstream response is
+// closed), a proxied exchange names the stalled reader, the client's
+// connection is closed. A quiet stream (nothing to write for 3× the idle
+// timeout) is not cut, and the deadline of one answer does not leak into
+// the next on a kept-alive connection. Before, a UI handler or a plain
+// relay stayed blocked in its write, holding the exchange and the upstream
+// request, for as long as the client kept the connection (a tunnel had its
+// write deadline, but the exchange said the client had closed the
+// connection).
+func TestResponseToStalledReader(t *testing.T) {
 	const idle = 300 * time.Millisecond
 	chunk := strings.Repeat("x", 64<<10)
 	ended := make(chan error, 1)
-	site := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/big":
 			var err error
@@ -198,103 +204,28 @@ func TestPageToStalledReader(t *testing.T) {
 			rc.Flush()
 			time.Sleep(3 * idle)
 			io.WriteString(w, "b")
-			rc.Flush()
-		}
-	})
-	p := startProxy(t, Options{Site: site, IdleTimeout: idle})
-
-	c, err := net.Dial("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "GET /big HTTP/1.1\r\nHost: %s\r\n\r\n", p.addr)
-	// The client now reads nothing. The bound is generous: it only keeps a
-	// regression from hanging the test.
-	select {
-	case err := <-ended:
-		if err == nil {
-			t.Errorf("the page wrote 64 MiB to a client that read nothing; want a write error")
-		}
-	case <-time.After(waitLimit):
-		t.Fatalf("the page's handler still blocked writing to a stalled reader after %s", waitLimit)
-	}
-	if err := waitClosed(c); err != nil {
-		t.Errorf("stalled reader's connection: %v", err)
-	}
-
-	// A quiet stream, then two more requests on the same connection: the
-	// deadline of one answer does not leak into the next.
-	q, err := net.Dial("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	br := bufio.NewReader(q)
-	for i := 0; i < 2; i++ {
-		fmt.Fprintf(q, "GET /quiet HTTP/1.1\r\nHost: %s\r\n\r\n", p.addr)
-		_ = q.SetReadDeadline(time.Now().Add(waitLimit))
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("quiet stream %d: %v", i, err)
-		}
-		got, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil || string(got) != "ab" {
-			t.Errorf("quiet stream %d: got %q, %v; want \"ab\" whole", i, got, err)
-		}
-	}
-	if resp, b := get(t, http.DefaultClient, "http://"+p.addr+"/ca"); resp.StatusCode != http.StatusOK || len(b) == 0 {
-		t.Errorf("CA page after the stalled reader: got %d, want 200", resp.StatusCode)
-	}
-}
-
-// TestResponseToStalledReader: a client that asks for a large response
-// through the proxy and then stops reading it, keeping the connection
-// open, is cut off once nothing went out for the idle timeout, on a plain
-// proxy connection as in an intercepted tunnel: the upstream response is
-// closed, the exchange names the stalled reader, the client's connection
-// is closed. A quiet stream through the proxy is not cut. Before, on a
-// plain connection the relay stayed blocked in its write, holding the
-// exchange and the upstream request, for as long as the client kept the
-// connection (a tunnel had its write deadline, but the exchange said the
-// client had closed the connection).
-func TestResponseToStalledReader(t *testing.T) {
-	const idle = 300 * time.Millisecond
-	chunk := strings.Repeat("x", 64<<10)
-	ended := make(chan error, 1)
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/big":
-			var err error
-			for i := 0; i < 1024 && err == nil; i++ { // 64 MiB
-				_, err = io.WriteString(w, chunk)
-			}
-			ended <- err
-		case "/quiet":
-			rc := http.NewResponseController(w)
-			io.WriteString(w, "a")
-			rc.Flush()
-			time.Sleep(3 * idle)
-			io.WriteString(w, "b")
 		}
 	})
 	plainUp := newPlainUpstream(t, h)
 	tlsUp := newUpstream(t, h, false)
-	p := startProxy(t, Options{RootCAs: rootsOf(tlsUp), IdleTimeout: idle})
-	for i, mode := range []string{"plain", "intercepted"} {
+	p := startProxy(t, Options{RootCAs: rootsOf(tlsUp), IdleTimeout: idle, Site: h})
+	exchanges := 0
+	for _, mode := range []string{"proxy itself", "plain", "intercepted"} {
 		t.Run(mode, func(t *testing.T) {
 			var c net.Conn
-			target := plainUp.URL + "/big"
-			host := plainUp.Listener.Addr().String()
-			if mode == "plain" {
+			target, host := plainUp.URL+"/big", plainUp.Listener.Addr().String()
+			switch mode {
+			case "proxy itself":
+				target, host = "/big", p.addr
+				fallthrough
+			case "plain":
 				raw, err := net.Dial("tcp", p.addr)
 				if err != nil {
 					t.Fatal(err)
 				}
 				c = raw
-			} else {
-				host = tlsUp.Listener.Addr().String()
+			case "intercepted":
+				target, host = "/big", tlsUp.Listener.Addr().String()
 				raw, br := connectTunnel(t, p.addr, host, "")
 				pool := x509.NewCertPool()
 				pool.AddCert(p.ca.Cert)
@@ -303,30 +234,36 @@ func TestResponseToStalledReader(t *testing.T) {
 					t.Fatal(err)
 				}
 				c = tc
-				target = "/big"
 			}
 			defer c.Close()
 			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, host)
-			// The client now reads nothing.
+			// The client now reads nothing. The bound is generous: it only
+			// keeps a regression from hanging the test.
 			select {
 			case err := <-ended:
 				if err == nil {
-					t.Errorf("upstream sent 64 MiB to a client that read nothing; want its response closed")
+					t.Errorf("64 MiB written to a client that read nothing; want the write to fail")
 				}
 			case <-time.After(waitLimit):
-				t.Fatalf("upstream still sending to a stalled reader after %s", waitLimit)
+				t.Fatalf("still writing to a stalled reader after %s", waitLimit)
 			}
-			x := p.sink.wait(t, i+1)[i]
-			if !strings.Contains(x.Error, "the client stopped reading the response") || !strings.Contains(x.Error, "idle timeout") {
-				t.Errorf("exchange error: got %q, want the stalled reader named", x.Error)
+			if mode != "proxy itself" {
+				exchanges++
+				x := p.sink.wait(t, exchanges)[exchanges-1]
+				if !strings.Contains(x.Error, "the client stopped reading the response") || !strings.Contains(x.Error, "idle timeout") {
+					t.Errorf("exchange error: got %q, want the stalled reader named", x.Error)
+				}
 			}
 			if err := waitClosed(c); err != nil {
 				t.Errorf("stalled reader's connection: %v", err)
 			}
 		})
 	}
-	client := p.client(t)
-	for _, u := range []string{plainUp.URL, tlsUp.URL} {
+	for _, u := range []string{"http://" + p.addr, plainUp.URL, tlsUp.URL} {
+		client := p.client(t)
+		if strings.Contains(u, p.addr) {
+			client = &http.Client{Timeout: waitLimit}
+		}
 		for i := 0; i < 2; i++ { // on one kept-alive connection
 			resp, b := get(t, client, u+"/quiet")
 			if resp.StatusCode != http.StatusOK || string(b) != "ab" {
