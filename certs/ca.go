@@ -30,6 +30,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"time"
+
+	"github.com/oauthproxy/oauthproxy/internal/filelock"
 )
 
 // File names inside the CA directory.
@@ -38,6 +40,9 @@ const (
 	CertFileName = "ca.pem"
 	// KeyFileName is the CA private key (PEM, PKCS#8) inside the CA directory.
 	KeyFileName = "ca-key.pem"
+	// LockFileName is the lock a first start holds while it writes the
+	// CA (see LoadOrCreate); it stays in the directory, empty.
+	LockFileName = "ca.lock"
 	// TrustBundleFileName is the bundle written by WriteTrustBundle.
 	TrustBundleFileName = "trust-bundle.pem"
 )
@@ -102,6 +107,16 @@ func DefaultDir() (string, error) {
 // certificate (0644) and the key (0600). When only one of the two files
 // exists it refuses rather than overwrite anything. An empty dir means
 // DefaultDir.
+//
+// Several first starts at once (two proxies, or a proxy and `oauthproxy
+// env`) end with one CA that all of them use: the one that creates it holds
+// an advisory lock on dir/ca.lock while it writes the two files, and the
+// others wait for that lock (at most 10 s), then load what it wrote. A key
+// without its certificate found while nobody holds the lock is a leftover,
+// reported at once. Where the lock cannot be taken (no flock on the system,
+// a file system without locks, a directory this process cannot write) a
+// key or a PEM block cut short that was modified in the last 10 s is
+// waited for instead, up to 10 s.
 func LoadOrCreate(dir string) (*CA, error) {
 	if dir == "" {
 		d, err := DefaultDir()
@@ -112,6 +127,32 @@ func LoadOrCreate(dir string) (*CA, error) {
 	}
 	certFile := filepath.Join(dir, CertFileName)
 	keyFile := filepath.Join(dir, KeyFileName)
+	// Every start but the first: no lock.
+	if ca, err := Load(certFile, keyFile); err == nil || errors.Is(err, ErrKeyPermissions) {
+		return ca, err
+	}
+	// The CA is missing, half there or unreadable: settle it under the
+	// lock a first start holds while it writes the CA.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("certs: create CA directory %s: %w", dir, err)
+	}
+	unlock, err := lockCA(dir, caWait)
+	if errors.Is(err, errNoLock) {
+		return settle(certFile, keyFile, false)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return settle(certFile, keyFile, true)
+}
+
+// settle loads the CA, or creates it when neither file exists. locked
+// says whether this process holds the CA lock: then no other first start
+// is writing and what is on disk is final; without it, a file modified in
+// the last caWait may be another first start's work in progress and is
+// waited for.
+func settle(certFile, keyFile string, locked bool) (*CA, error) {
 	certExists, err := exists(certFile)
 	if err != nil {
 		return nil, err
@@ -123,18 +164,23 @@ func LoadOrCreate(dir string) (*CA, error) {
 	switch {
 	case certExists && keyExists:
 		ca, err := Load(certFile, keyFile)
-		if err != nil && !errors.Is(err, ErrKeyPermissions) && justWritten(certFile, keyFile) &&
-			(partlyWritten(certFile) || partlyWritten(keyFile)) {
-			// Another first start may still be writing the certificate. A
-			// file that is complete but wrong (edited, corrupt) is
-			// reported at once: waiting would not mend it.
-			return awaitCA(certFile, keyFile, caWait)
+		if err != nil && !locked && !errors.Is(err, ErrKeyPermissions) && justWritten(certFile, keyFile) {
+			if partlyWritten(certFile) || partlyWritten(keyFile) {
+				// Another first start may still be writing the
+				// certificate. A file that is complete but wrong (edited,
+				// corrupt) is reported at once: waiting would not mend it.
+				return awaitCA(certFile, keyFile, caWait)
+			}
+			// It may have been completed between Load and that look.
+			if again, err2 := Load(certFile, keyFile); err2 == nil {
+				return again, nil
+			}
 		}
 		return ca, err
 	case certExists:
 		return nil, fmt.Errorf("certs: CA certificate %s exists but its key %s does not; restore the key or remove the certificate to create a new CA", certFile, keyFile)
 	case keyExists:
-		if justWritten(keyFile) {
+		if !locked && justWritten(keyFile) {
 			// Another first start may have written the key and be about to
 			// write the certificate.
 			if ca, err := awaitCA(certFile, keyFile, caWait); err == nil {
@@ -143,10 +189,14 @@ func LoadOrCreate(dir string) (*CA, error) {
 		}
 		return nil, fmt.Errorf("certs: CA key %s exists but its certificate %s does not; restore the certificate or remove the key to create a new CA", keyFile, certFile)
 	}
+	return create(certFile, keyFile)
+}
 
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("certs: create CA directory %s: %w", dir, err)
-	}
+// create generates a CA and writes it, the key first and exclusively: of
+// two first starts that do not lock (one on a system without flock, or an
+// older oauthproxy) one writes the CA and the other waits for it and loads
+// it.
+func create(certFile, keyFile string) (*CA, error) {
 	ca, err := Generate()
 	if err != nil {
 		return nil, err
@@ -156,15 +206,13 @@ func LoadOrCreate(dir string) (*CA, error) {
 		return nil, fmt.Errorf("certs: encode CA key: %w", err)
 	}
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-	// The key is written first and exclusively: of two first starts at the
-	// same moment (two proxies, or a proxy and `oauthproxy env`), one writes
-	// the CA and the other waits for it and loads it.
 	if err := writeExclusive(keyFile, keyPEM, 0o600); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return awaitCA(certFile, keyFile, caWait)
 		}
 		return nil, fmt.Errorf("certs: write CA key %s: %w", keyFile, err)
 	}
+	afterKeyWritten()
 	if err := writeExclusive(certFile, ca.CertPEM, 0o644); err != nil {
 		_ = os.Remove(keyFile)
 		return nil, fmt.Errorf("certs: write CA certificate %s: %w", certFile, err)
@@ -176,6 +224,52 @@ func LoadOrCreate(dir string) (*CA, error) {
 // caWait bounds how long a first start waits for the CA another process is
 // writing.
 const caWait = 10 * time.Second
+
+// pause waits between two looks at a CA another process is writing
+// (time.Sleep; tests count the calls).
+var pause = time.Sleep
+
+// afterKeyWritten runs between the two writes of create (tests widen the
+// window in which the key exists without its certificate).
+var afterKeyWritten = func() {}
+
+// errNoLock is returned by lockCA when the lock cannot be used at all.
+var errNoLock = errors.New("certs: no CA lock")
+
+// lockCA takes the advisory lock on dir/ca.lock, waiting up to limit for
+// another process that holds it. The lock file is never removed (removing
+// it would let two processes lock two different files). It returns an
+// error wrapping errNoLock when the system or the file system has no lock
+// or the file cannot be opened.
+func lockCA(dir string, limit time.Duration) (unlock func(), err error) {
+	if !filelock.Supported {
+		return nil, errNoLock
+	}
+	path := filepath.Join(dir, LockFileName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errNoLock, err)
+	}
+	deadline := time.Now().Add(limit)
+	for {
+		ok, err := filelock.TryLock(f)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%w: lock %s: %w", errNoLock, path, err)
+		}
+		if ok {
+			return func() {
+				_ = filelock.Unlock(f)
+				_ = f.Close()
+			}, nil
+		}
+		if time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("certs: another process has been creating the CA in %s for more than %s and still holds %s; is another oauthproxy stuck starting? (lsof %s names it)", dir, limit, path, path)
+		}
+		pause(20 * time.Millisecond)
+	}
+}
 
 // justWritten reports whether one of files was modified less than caWait
 // ago: then a concurrent first start may still be writing the CA.
@@ -215,7 +309,7 @@ func awaitCA(certFile, keyFile string, limit time.Duration) (*CA, error) {
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("certs: another process began creating the CA in %s and did not finish within %s: %w", filepath.Dir(keyFile), limit, err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		pause(20 * time.Millisecond)
 	}
 }
 

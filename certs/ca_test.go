@@ -369,39 +369,6 @@ func FuzzParseKeyPEM(f *testing.F) {
 	})
 }
 
-// TestLoadOrCreateConcurrent: several first starts on one fresh directory
-// at the same moment (as two proxies started together) all get the same
-// CA, the one written by whichever came first.
-func TestLoadOrCreateConcurrent(t *testing.T) {
-	for round := 0; round < 10; round++ {
-		dir := filepath.Join(t.TempDir(), "ca")
-		const n = 4
-		cas := make([]*CA, n)
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		for i := 0; i < n; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				cas[i], errs[i] = LoadOrCreate(dir)
-			}()
-		}
-		wg.Wait()
-		for i := 0; i < n; i++ {
-			if errs[i] != nil {
-				t.Fatalf("round %d, start %d: %v", round, i, errs[i])
-			}
-			if string(cas[i].CertPEM) != string(cas[0].CertPEM) {
-				t.Fatalf("round %d: start %d got another CA than start 0", round, i)
-			}
-		}
-		onDisk, err := Load(filepath.Join(dir, CertFileName), filepath.Join(dir, KeyFileName))
-		if err != nil || string(onDisk.CertPEM) != string(cas[0].CertPEM) {
-			t.Fatalf("round %d: the CA on disk is not the one returned (err %v)", round, err)
-		}
-	}
-}
-
 // TestAwaitCATimeout: a key without a certificate that never completes is
 // reported, naming the directory, once the wait is over.
 func TestAwaitCATimeout(t *testing.T) {

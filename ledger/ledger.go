@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/oauthproxy/oauthproxy/inspect"
+	"github.com/oauthproxy/oauthproxy/internal/filelock"
 	"github.com/oauthproxy/oauthproxy/redact"
 )
 
@@ -223,7 +224,7 @@ func (l *Ledger) Record(u inspect.Use) {
 		}
 		return
 	}
-	defer unlockFile(l.lock)
+	defer filelock.Unlock(l.lock)
 	// Pick up other processes' records first so the first use wins across
 	// them; this also reopens a file that could not be opened before.
 	if err := l.refresh(); err != nil {
@@ -279,7 +280,7 @@ func (l *Ledger) lockBounded() error {
 	deadline := time.Now().Add(wait)
 	pause := time.Millisecond
 	for {
-		ok, err := tryLockFile(l.lock)
+		ok, err := filelock.TryLock(l.lock)
 		if err != nil {
 			return fmt.Errorf("ledger: lock %s.lock: %w", l.path, err)
 		}

@@ -86,6 +86,12 @@ type clientConn struct {
 	// watch is the abort watch of the exchange waiting for upstream.
 	watch abortWatch
 
+	// stalledReader is set when a write to the client timed out: it
+	// stopped reading (a dead connection from then on).
+	stalledReader atomic.Bool
+	// respWDL is the write deadline respWrite last set (unix ns, 0 none).
+	respWDL int64
+
 	// The request body of a plain (non-CONNECT) request: see beginBody.
 	bodyMu sync.Mutex
 	bodyOn atomic.Bool // set and cleared under bodyMu
@@ -202,6 +208,61 @@ func (c *clientConn) beginBody() {
 	c.bodyOn.Store(true)
 	c.bodyDL = 0
 	c.bodyMu.Unlock()
+}
+
+// armBody starts the idle deadline of a request body the proxy does not
+// read itself (a request it refuses): net/http's own reads of it (the
+// discard of an unread body after the handler, at most 256 KiB) then end
+// within IdleTimeout instead of waiting for ever for a client that
+// stopped. The deadline is not moved by those reads; net/http clears it
+// when the body ends or the next request begins.
+func (c *clientConn) armBody() {
+	c.beginBody()
+	c.bodyRead()
+}
+
+// Answers written by net/http to a client that stops reading them (a
+// plain proxied response, a page of the web UI): net/http has no write
+// deadline (WriteTimeout would also cut event streams and long-polls), so
+// the writer would block for as long as the client keeps the connection
+// open, holding the exchange and its upstream request. While an answer is
+// written (streamWriter), each write gets about IdleTimeout to go out
+// (respWrite, coarsely like idleReadDeadline); the deadline is renewed for
+// net/http's last flush after the handler (respDone) and cleared when the
+// connection's next request begins (respReset), so a quiet stream is never
+// cut, only a stalled reader. Only the goroutine serving the connection's
+// request touches respWDL.
+
+// respWrite moves the write deadline to about IdleTimeout from now before
+// a write of an answer.
+func (c *clientConn) respWrite() {
+	if c.idle <= 0 || c.mode.Load() != modeServer {
+		return
+	}
+	now := time.Now()
+	if c.respWDL-now.UnixNano() > int64(c.idle)*3/4 {
+		return
+	}
+	dl := now.Add(c.idle)
+	c.respWDL = dl.UnixNano()
+	_ = c.Conn.SetWriteDeadline(dl)
+}
+
+// respDone gives net/http's flush of the rest of an answer at least 3/4
+// of IdleTimeout.
+func (c *clientConn) respDone() {
+	if c.respWDL != 0 {
+		c.respWrite()
+	}
+}
+
+// respReset clears an answer's write deadline at the start of the
+// connection's next request.
+func (c *clientConn) respReset() {
+	if c.respWDL != 0 {
+		c.respWDL = 0
+		_ = c.Conn.SetWriteDeadline(time.Time{})
+	}
 }
 
 // bodyRead moves the read deadline to about IdleTimeout from now before a
@@ -331,7 +392,11 @@ func (c *clientConn) write(p []byte) (int, error) {
 			}
 		}
 	}
-	return c.Conn.Write(p)
+	n, err := c.Conn.Write(p)
+	if err != nil && isTimeout(err) {
+		c.stalledReader.Store(true)
+	}
+	return n, err
 }
 
 // Close closes the connection once and forgets it.

@@ -227,11 +227,11 @@ func TestEgress(t *testing.T) {
 func TestSlowloris(t *testing.T) {
 	up := newUpstream(t, echoHandler(), false)
 	p := startProxy(t, Options{RootCAs: rootsOf(up), HeaderTimeout: 200 * time.Millisecond, IdleTimeout: 10 * time.Second})
-	dribble := func(t *testing.T, c net.Conn) {
+	proxied := "GET http://" + up.Listener.Addr().String() + "/ HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 10000)
+	dribble := func(t *testing.T, c net.Conn, header string) {
 		t.Helper()
 		closed := make(chan error, 1)
 		go func() { closed <- waitClosed(c) }()
-		header := "GET http://" + up.Listener.Addr().String() + "/ HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 10000)
 		for i := 0; i < len(header); i++ {
 			select {
 			case err := <-closed:
@@ -253,7 +253,17 @@ func TestSlowloris(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		dribble(t, c)
+		dribble(t, c, proxied)
+	})
+	t.Run("proxy itself", func(t *testing.T) {
+		// A request to the proxy's own pages (the web UI) is read by the
+		// same server under the same header timeout.
+		c, err := net.Dial("tcp", p.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		dribble(t, c, "GET /api/state HTTP/1.1\r\nHost: "+p.addr+"\r\nX-Slow: "+strings.Repeat("a", 10000))
 	})
 	t.Run("intercepted", func(t *testing.T) {
 		raw, br := connectTunnel(t, p.addr, up.Listener.Addr().String(), "")
@@ -263,7 +273,7 @@ func TestSlowloris(t *testing.T) {
 		if err := tc.Handshake(); err != nil {
 			t.Fatal(err)
 		}
-		dribble(t, tc)
+		dribble(t, tc, proxied)
 	})
 	// The proxy keeps serving everyone else.
 	if resp, _ := get(t, p.client(t), up.URL+"/after"); resp.StatusCode != http.StatusOK {

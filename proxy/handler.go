@@ -14,6 +14,10 @@ import (
 
 // serveHTTP is the entry point of every request read by the HTTP server.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	cc := connFrom(r.Context())
+	if cc != nil {
+		cc.respReset()
+	}
 	if r.Method == http.MethodConnect {
 		s.serveConnect(w, r)
 		return
@@ -31,16 +35,28 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.servePage(w, r)
 		return
 	}
-	s.gp.ServeHTTP(&streamWriter{ResponseWriter: w}, r)
+	sw := &streamWriter{ResponseWriter: w, cc: cc}
+	s.gp.ServeHTTP(sw, r)
+	sw.done()
 }
 
-// streamWriter makes goproxy's plain-HTTP relay stream a body of unknown
-// length (chunked from upstream): goproxy flushes only for event streams,
-// so without this net/http would hold the response head and first chunks
-// in its buffer. Known-length bodies are left to net/http's buffering.
+// streamWriter writes the answers net/http sends on the proxy's listener:
+// goproxy's plain-HTTP relay and the proxy's own pages.
+//
+// It makes goproxy's relay stream a body of unknown length (chunked from
+// upstream): goproxy flushes only for event streams, so without this
+// net/http would hold the response head and first chunks in its buffer.
+// Known-length bodies are left to net/http's buffering.
+//
+// With cc set, each write gets IdleTimeout to go out
+// (clientConn.respWrite): a client that stops reading is cut off instead
+// of holding the exchange and its upstream request for as long as it
+// keeps the connection open.
 type streamWriter struct {
 	http.ResponseWriter
+	cc             *clientConn
 	decided, flush bool
+	hijacked       bool
 }
 
 func (w *streamWriter) Write(p []byte) (int, error) {
@@ -49,6 +65,9 @@ func (w *streamWriter) Write(p []byte) (int, error) {
 		_, known := w.Header()["Content-Length"]
 		w.flush = !known
 	}
+	if w.cc != nil {
+		w.cc.respWrite()
+	}
 	n, err := w.ResponseWriter.Write(p)
 	if w.flush && err == nil {
 		err = http.NewResponseController(w.ResponseWriter).Flush()
@@ -56,12 +75,29 @@ func (w *streamWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// FlushError sends buffered data to the client, for http.ResponseController.
+func (w *streamWriter) FlushError() error {
+	if w.cc != nil {
+		w.cc.respWrite()
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
 // Flush sends buffered data to the client.
-func (w *streamWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
+func (w *streamWriter) Flush() { _ = w.FlushError() }
 
 // Hijack lets goproxy take over the connection (WebSocket upgrades).
 func (w *streamWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.hijacked = true
 	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+// done gives net/http's flush of the rest of the answer, after the
+// handler, a whole IdleTimeout; a hijacked connection is left alone.
+func (w *streamWriter) done() {
+	if w.cc != nil && !w.hijacked {
+		w.cc.respDone()
+	}
 }
 
 // Unwrap exposes the underlying writer to http.ResponseController.
@@ -79,6 +115,9 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	hostname, _, err := net.SplitHostPort(host)
 	if err != nil || hostname == "" {
+		if cc := connFrom(r.Context()); cc != nil && r.Body != http.NoBody {
+			cc.armBody()
+		}
 		http.Error(w, "oauthproxy: CONNECT needs host:port, got "+fmt.Sprintf("%q", host), http.StatusBadRequest)
 		return
 	}
@@ -122,6 +161,11 @@ func (s *Server) authorized(r *http.Request) bool {
 }
 
 func (s *Server) requireAuth(w http.ResponseWriter, r *http.Request) {
+	if cc := connFrom(r.Context()); cc != nil && r.Body != http.NoBody {
+		// The body is not wanted; net/http drains it under the idle
+		// timeout (a stalled client is answered and closed).
+		cc.armBody()
+	}
 	// A line in the log: a client that is refused should not be a mystery
 	// (the credential itself is never logged).
 	why := "no Proxy-Authorization"

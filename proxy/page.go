@@ -89,6 +89,17 @@ func (p *caPage) render(method, path, host string) (int, http.Header, []byte) {
 // servePage answers a request addressed to the proxy itself: Options.Site
 // when set (but for the CA paths), else the CA page.
 func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
+	if cc := connFrom(r.Context()); cc != nil && cc.idle > 0 {
+		// Each write gets IdleTimeout: a client that stops reading does
+		// not hold the handler (clientConn.respWrite).
+		// decided: no flush after each write, a page has its own.
+		pw := &streamWriter{ResponseWriter: w, cc: cc, decided: true}
+		defer pw.done()
+		w = pw
+	}
+	if !s.ownBody(w, r) {
+		return
+	}
 	if r.URL.Path == VarsPath {
 		s.serveVars(w, r)
 		return
@@ -128,4 +139,50 @@ func (p *caPage) response(req *http.Request) *http.Response {
 		ContentLength: int64(len(body)),
 		Request:       req,
 	}
+}
+
+// maxOwnBody bounds the body of a request to the proxy itself: the web UI,
+// the CA page and /debug/vars take none.
+const maxOwnBody = 64 << 10
+
+// ownBody reads the body of a request addressed to the proxy itself
+// before its handler runs, under the idle deadline of a proxied request's
+// body (clientConn.beginBody), and hands the handler the bytes. Without it
+// a client that announces a body and sends none would hold its connection
+// and a goroutine for ever: net/http drains an unread body after the
+// handler with no deadline. It reports false when it has answered the
+// request itself, closing the connection: 408 when the client stopped
+// sending (logged as a stalled client), 413 past maxOwnBody, 400 for a
+// body cut short or malformed.
+func (s *Server) ownBody(w http.ResponseWriter, r *http.Request) bool {
+	if r.Body == nil || r.Body == http.NoBody {
+		return true
+	}
+	cc := connFrom(r.Context())
+	if cc != nil {
+		// Also bounds what net/http still reads after a refusal below.
+		cc.armBody()
+	}
+	refuse := func(status int, msg string) bool {
+		w.Header().Set("Connection", "close") // the rest of the body is not read
+		http.Error(w, msg, status)
+		return false
+	}
+	if r.ContentLength > maxOwnBody {
+		return refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("oauthproxy: a request to the proxy itself carries at most %d bytes of body, not %d", maxOwnBody, r.ContentLength))
+	}
+	b := reqBody{rc: r.Body, limit: maxOwnBody, cc: cc}
+	if _, err := io.Copy(io.Discard, io.LimitReader(&b, maxOwnBody+1)); err != nil {
+		msg := "oauthproxy: reading the request body from the client: " + describeClientError(err, s.idle)
+		if isTimeout(err) {
+			s.warnStalled(r, r.Host+r.URL.Path, b.received(), "a request to the proxy itself")
+			return refuse(http.StatusRequestTimeout, msg)
+		}
+		return refuse(http.StatusBadRequest, msg)
+	}
+	if b.received() > maxOwnBody {
+		return refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("oauthproxy: a request to the proxy itself carries at most %d bytes of body", maxOwnBody))
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b.buf))
+	return true
 }

@@ -116,7 +116,10 @@ type Options struct {
 	// Site, when set, serves requests addressed to the proxy itself (the
 	// web UI), except the CA paths /ca (trust page), /ca.pem and /ca.der,
 	// which stay the proxy's own. Site must do its own access control
-	// (webui.Guard): origin-form requests reach it without proxy auth.
+	// (webui.Guard): origin-form requests reach it without proxy auth. A
+	// request body (at most 64 KiB) is read before Site sees the request,
+	// under IdleTimeout like a proxied request's body: a client that stops
+	// sending it gets 408 and its connection closed.
 	Site http.Handler
 	// Logger receives proxy-internal events (listener errors, client TLS
 	// handshake failures); the zero Logger discards them.

@@ -228,21 +228,28 @@ func (e *exchange) clientBodyFailed(req *http.Request, err error, upstream bool)
 	status := http.StatusBadRequest
 	if isTimeout(err) {
 		status = http.StatusRequestTimeout
-		if ev := e.s.log.Warn(); ev != nil {
-			what := "nothing was sent upstream"
-			if upstream {
-				what = "the upstream request was canceled"
-			}
-			ev.Str("component", "proxy").Str("client", req.RemoteAddr).Str("method", req.Method).
-				Str("target", redact.Text(hostPort(req.URL)+req.URL.Path)).Int64("body_bytes", e.reqb.received()).
-				Msgf("proxy: stalled client: it stopped sending the request body (nothing for %s, idle timeout); answered 408 and closed the connection, %s", e.s.idle, what)
+		what := "nothing was sent upstream"
+		if upstream {
+			what = "the upstream request was canceled"
 		}
+		e.s.warnStalled(req, hostPort(req.URL)+req.URL.Path, e.reqb.received(), what)
 	}
 	e.x.Error, e.x.ErrorType = msg, "http_request_error"
 	e.finish(nil, time.Time{})
 	resp := errorResponse(req, status, msg, "http_request_error")
 	resp.Close = true
 	return resp
+}
+
+// warnStalled logs a client that stopped sending its request body: the
+// client's address, method, target (host and path) and the body bytes
+// that did arrive; what says what became of the request.
+func (s *Server) warnStalled(req *http.Request, target string, received int64, what string) {
+	if ev := s.log.Warn(); ev != nil {
+		ev.Str("component", "proxy").Str("client", req.RemoteAddr).Str("method", req.Method).
+			Str("target", redact.Text(target)).Int64("body_bytes", received).
+			Msgf("proxy: stalled client: it stopped sending the request body (nothing for %s, idle timeout); answered 408 and closed the connection, %s", s.idle, what)
+	}
 }
 
 // isTimeout reports whether err is a network timeout.
@@ -443,7 +450,11 @@ func (e *exchange) finish(bodyErr error, end time.Time) {
 			// The relay stopped because writing to the client failed: the
 			// client left mid-download. Closing the body closed the
 			// upstream response; the exchange says whose doing it was.
-			x.Error = flow.ClientAbortedPrefix + "the client closed the connection while " + hostPort(x.Request.URL) + " sent the response body; the upstream response was closed"
+			what := "the client closed the connection"
+			if e.cc != nil && e.cc.stalledReader.Load() {
+				what = "the client stopped reading the response (nothing went out for " + e.s.idle.String() + ", idle timeout)"
+			}
+			x.Error = flow.ClientAbortedPrefix + what + " while " + hostPort(x.Request.URL) + " sent the response body; the upstream response was closed"
 		case bodyErr != nil && bodyErr != io.EOF && bodyErr != errClosedEarly:
 			reason, status := describeUpstreamError(bodyErr, 0)
 			x.Error = "oauthproxy: upstream " + hostPort(x.Request.URL) + ": response body: " + reason

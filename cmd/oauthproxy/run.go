@@ -188,7 +188,7 @@ func (f *runFlags) register(fs *flag.FlagSet, listen string) {
 	fs.StringVar(&f.proxyAuth, "proxy-auth", "", "require Proxy-Authorization Basic USER:PASS from clients (default $OAUTHPROXY_PROXY_AUTH)")
 	fs.DurationVar(&f.codeLifetime, "code-lifetime", 5*time.Minute, "report authorization codes older than this when exchanged (code-stale)")
 	fs.BoolVar(&f.noLedger, "no-ledger", false, "keep the code ledger in memory only (reuse is then not caught across restarts)")
-	fs.DurationVar(&f.idleTimeout, "idle-timeout", 120*time.Second, "close idle client connections, and answer 408 to a request body that stops arriving, after this long")
+	fs.DurationVar(&f.idleTimeout, "idle-timeout", 120*time.Second, "close idle client connections, answer 408 to a request body that stops arriving, and cut a client that stops reading its answer, after this long")
 	fs.DurationVar(&f.headerTimeout, "header-timeout", 30*time.Second, "time a client has to send request headers")
 	fs.DurationVar(&f.upTimeout, "upstream-timeout", 60*time.Second, "time to wait for upstream response headers (and for the rest of a body of at most 16 KiB)")
 	fs.DurationVar(&f.upIdle, "upstream-idle-timeout", 0, "cut a streamed response body that brings no bytes for this long (0: never, as long-polls and event streams need)")

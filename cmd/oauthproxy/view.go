@@ -13,6 +13,13 @@ import (
 	"github.com/oauthproxy/oauthproxy/webui"
 )
 
+// viewReadTimeout bounds reading a whole request (header and body) to the
+// view's server: the UI takes no request body, and without it net/http
+// would wait for ever to drain the body a stalled client announced. It
+// does not bound responses (event streams): net/http clears it once the
+// request is read.
+var viewReadTimeout = 30 * time.Second
+
 func init() {
 	register(&command{
 		name:    "view",
@@ -62,7 +69,7 @@ func runView(e *env, args []string) error {
 	if err != nil {
 		return exitError{exitUsage, fmt.Errorf("listen %s: %w", *listen, err)}
 	}
-	srv := &http.Server{Handler: webui.Guard(ui, ""), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: webui.Guard(ui, ""), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: viewReadTimeout, IdleTimeout: 2 * time.Minute}
 	st := ui.Store().Stats()
 	fmt.Fprintf(e.stderr, "oauthproxy view: %s: %d exchanges\n", path, st.Exchanges)
 	fmt.Fprintf(e.stdout, "http://%s/\n", ln.Addr())
