@@ -189,64 +189,19 @@ func FirefoxArgs(cfg Config, profile string) []string {
 }
 
 // FirefoxPrefs returns the user.js of a Firefox profile: the proxy
-// (loopback included), and the browser's background traffic off.
+// (loopback included), and the browser's background traffic off
+// (firefoxQuiet, each preference with its source).
 func FirefoxPrefs(cfg Config) string {
 	host, port := splitAddr(cfg.Proxy)
 	prefs := map[string]any{
+		// Send loopback through the proxy too (Firefox bypasses it by
+		// default), so that a callback on http://localhost is seen.
 		"network.proxy.allow_hijacking_localhost": true,
 		"network.proxy.no_proxies_on":             "",
 		"network.proxy.share_proxy_settings":      true,
-		// Background traffic and first-run pages.
-		"app.normandy.enabled":                            false,
-		"app.shield.optoutstudies.enabled":                false,
-		"app.update.auto":                                 false,
-		"app.update.enabled":                              false,
-		"browser.aboutwelcome.enabled":                    false,
-		"browser.newtabpage.enabled":                      false,
-		"browser.ping-centre.telemetry":                   false,
-		"browser.region.network.url":                      "",
-		"browser.region.update.enabled":                   false,
-		"browser.safebrowsing.blockedURIs.enabled":        false,
-		"browser.safebrowsing.downloads.enabled":          false,
-		"browser.safebrowsing.downloads.remote.enabled":   false,
-		"browser.safebrowsing.malware.enabled":            false,
-		"browser.safebrowsing.phishing.enabled":           false,
-		"browser.safebrowsing.provider.google4.updateURL": "",
-		"browser.search.update":                           false,
-		"browser.shell.checkDefaultBrowser":               false,
-		"browser.startup.homepage_override.mstone":        "ignore",
-		"browser.topsites.contile.enabled":                false,
-		"datareporting.healthreport.uploadEnabled":        false,
-		"datareporting.policy.dataSubmissionEnabled":      false,
-		"datareporting.usage.uploadEnabled":               false,
-		"dom.push.connection.enabled":                     false,
-		"dom.push.enabled":                                false,
-		"dom.push.serverURL":                              "",
-		// Remote settings read nothing (as in Firefox's own remote agent;
-		// release builds honour it with MOZ_REMOTE_SETTINGS_DEVTOOLS=1,
-		// which Launch sets); telemetry points at a port Firefox refuses
-		// to connect to (it bans port 1), as Chromium's gaia-url does.
-		"services.settings.server":                           "data:,#remote-settings-dummy/v1",
-		"toolkit.telemetry.server":                           "http://127.0.0.1:1",
-		"extensions.blocklist.enabled":                       false,
-		"extensions.getAddons.cache.enabled":                 false,
-		"extensions.update.enabled":                          false,
-		"geo.provider.network.url":                           "",
-		"identity.fxaccounts.enabled":                        false,
-		"media.gmp-manager.url":                              "",
-		"network.captive-portal-service.enabled":             false,
-		"network.connectivity-service.enabled":               false,
-		"network.dns.disablePrefetch":                        true,
-		"network.http.speculative-parallel-limit":            0,
-		"network.prefetch-next":                              false,
-		"security.OCSP.enabled":                              0,
-		"security.remote_settings.crlite_filters.enabled":    false,
-		"security.remote_settings.intermediates.enabled":     false,
-		"toolkit.telemetry.enabled":                          false,
-		"toolkit.telemetry.unified":                          false,
-		"toolkit.telemetry.reportingpolicy.firstRun":         false,
-		"trailhead.firstrun.didSeeAboutWelcome":              true,
-		"browser.newtabpage.activity-stream.feeds.telemetry": false,
+	}
+	for _, p := range firefoxQuiet {
+		prefs[p.name] = p.value
 	}
 	if len(cfg.Hosts) > 0 {
 		prefs["network.proxy.type"] = 2 // PAC

@@ -1,7 +1,9 @@
 package browser
 
 import (
+	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,6 +203,40 @@ func TestFirefox(t *testing.T) {
 			t.Errorf("user.js sets a manual proxy with --hosts:\n%s", prefs)
 		}
 	})
+	t.Run("quiet prefs", func(t *testing.T) {
+		// Each preference is data with a source: one of the lists of
+		// preferences for a browser under test, or Firefox's own files.
+		sources := map[string]bool{srcRemoteAgent: true, srcTestProfile: true, srcPlaywright: true, srcPuppeteer: true, srcTRRDocs: true, srcFirefox: true}
+		prefs := FirefoxPrefs(Config{Proxy: "127.0.0.1:9090"})
+		seen := map[string]bool{}
+		for _, p := range firefoxQuiet {
+			if !sources[p.src] {
+				t.Errorf("%s: source %q is not one of the known lists", p.name, p.src)
+			}
+			if seen[p.name] {
+				t.Errorf("%s is listed twice", p.name)
+			}
+			seen[p.name] = true
+			if strings.HasPrefix(p.name, "network.proxy.") {
+				t.Errorf("%s: the proxy prefs are FirefoxPrefs' own, not quiet prefs", p.name)
+			}
+			switch p.value.(type) {
+			case bool, int, string:
+			default:
+				t.Errorf("%s: value %v of type %T, want bool, int or string", p.name, p.value, p.value)
+			}
+			v, _ := json.Marshal(p.value)
+			if line := fmt.Sprintf("user_pref(%q, %s);\n", p.name, v); !strings.Contains(prefs, line) {
+				t.Errorf("user.js lacks %s", line)
+			}
+		}
+		// The requests Firefox ESR 153 was seen sending without them.
+		for _, name := range []string{"extensions.systemAddon.update.enabled", "media.gmp-manager.updateEnabled"} {
+			if !hasSeenPref(name) {
+				t.Errorf("%s is not in firefoxQuiet with the request it stops", name)
+			}
+		}
+	})
 	t.Run("args", func(t *testing.T) {
 		cfg := testCA(t)
 		cfg.Headless, cfg.URL = true, "https://app.test/"
@@ -209,4 +245,15 @@ func TestFirefox(t *testing.T) {
 			t.Errorf("FirefoxArgs = %q, want %q", got, want)
 		}
 	})
+}
+
+// hasSeenPref reports whether firefoxQuiet holds name with the request it
+// was seen to stop.
+func hasSeenPref(name string) bool {
+	for _, p := range firefoxQuiet {
+		if p.name == name && p.value == false && p.seen != "" {
+			return true
+		}
+	}
+	return false
 }
