@@ -66,22 +66,7 @@ func TestUIManyExchanges(t *testing.T) {
 	const n = 10000
 	har, refused := manyHAR(t, n)
 	const bound = 32 << 20 // holds all of them (TestRingByteBound in webui drops the oldest)
-	cmd := exec.Command(binPath, "view", "--max-bytes", fmt.Sprint(bound), har)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("view printed no URL: %v\n%s", err, stderr.String())
-	}
-	base := strings.TrimSpace(line)
+	base := startView(t, "--max-bytes", fmt.Sprint(bound), har)
 
 	var st webui.State
 	getJSONURL(t, base+"api/state", &st)
@@ -131,4 +116,26 @@ func getJSONURL(t *testing.T, u string, v any) {
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatalf("GET %s: %v", u, err)
 	}
+}
+
+// startView runs `oauthproxy view ARGS...` until the test ends and
+// returns the URL it prints.
+func startView(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(binPath, append([]string{"view"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("view printed no URL: %v\n%s", err, stderr.String())
+	}
+	return strings.TrimSpace(line)
 }

@@ -217,7 +217,7 @@ function drawDiagram(rows) {
     let label;
     if (folded) label = `${rs.length} hops: ${rs[0].method} ${rs[0].path.slice(0, 30)} … → ${rs[rs.length - 1].status || 'ERR'} (click to unfold)`;
     else label = `${r.method} ${r.path.length > 48 ? r.path.slice(0, 47) + '…' : r.path} → ${r.status || 'ERR'}`;
-    if (bad) label += '  ✗ ' + (bad.badge ? bad.badge.id : (bad.error ? 'upstream error' : 'HTTP ' + bad.status));
+    if (bad) label += '  ✗ ' + (bad.badge ? bad.badge.id : (bad.error ? errorKind(bad.error) : 'HTTP ' + bad.status));
     const tx = Math.min(x1, x2) + 6;
     const t = svg('text', {x: tx, y: y - 6, class: 'label' + (bad ? ' fail' : '')}, label);
     g.append(line, t);
@@ -289,7 +289,7 @@ async function selectExchange(id) {
   const r = d.row, e = d.entry;
   const box = el('div', {'data-id': r.id});
   box.append(el('h2', {text: `#${r.seq} ${r.method} ${r.status || 'ERR'}`}, ' ', badge(r.badge)), el('pre', {text: r.url}));
-  if (r.error) box.append(el('p', {class: 'problem', text: 'upstream error: ' + r.error}));
+  if (r.error) box.append(el('p', {class: 'problem', text: errorText(r.error)}));
   if (r.login) box.append(el('p', {class: 'muted', text: 'login ' + r.login}));
   const acts = el('div', {class: 'actions'});
   acts.append(el('button', {text: 'copy as curl', id: 'btn-curl', onclick: () => copyCurl(r.id)}));
@@ -410,3 +410,20 @@ async function main() {
 }
 
 main();
+
+// errorKind names who reported an exchange's error: a browser's capture
+// (flow.BrowserReportedPrefix), the client leaving (flow.ClientAbortedPrefix)
+// or the way upstream (the proxy's own error text).
+function errorKind(e) {
+  if (e.startsWith('the browser reported ')) return 'browser error';
+  if (e.startsWith('oauthproxy: client aborted: ')) return 'client left';
+  return 'upstream error';
+}
+
+// errorText is an exchange's error as the detail panel says it.
+function errorText(e) {
+  const k = errorKind(e);
+  if (k === 'browser error') return e;
+  if (k === 'client left') return 'the client left: ' + e.slice('oauthproxy: client aborted: '.length);
+  return 'upstream error: ' + e;
+}
