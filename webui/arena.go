@@ -54,6 +54,18 @@ type arena struct {
 	released atomic.Bool
 }
 
+// size is the bytes the arena holds: its live chunks and the spare.
+func (a *arena) size() int64 {
+	var n int64
+	for _, c := range a.chunks[a.chead:] {
+		n += int64(len(c.mem))
+	}
+	if a.spare != nil {
+		n += int64(len(a.spare.mem))
+	}
+	return n
+}
+
 // releaseAll gives every chunk back (the store is unreachable).
 func (a *arena) releaseAll() {
 	for _, c := range a.chunks[a.chead:] {

@@ -178,7 +178,6 @@ type Store struct {
 	seed    maphash.Seed
 	lanes   map[string]*lane // by login id, and OtherLane
 	bytes   int64
-	mapped  int64 // bytes of live chunks and the spare
 	seen    int64 // exchanges ever added
 	evicted int64
 	scratch []byte // the encoder's buffer (reused under mu's write lock)
@@ -281,13 +280,12 @@ func (s *Store) place(n int) *chunk {
 	}
 	var c *chunk
 	if sp := s.a.spare; sp != nil && len(sp.mem) == size {
-		c, s.a.spare = sp, nil // already counted in mapped and bytes
+		c, s.a.spare = sp, nil // already counted in bytes
 	} else {
 		if sp != nil && s.a.chead == len(s.a.chunks) && s.bytes+int64(size)+indexSize > s.max {
 			s.dropSpare() // room for a record larger than the bound
 		}
 		c = newChunk(size)
-		s.mapped += int64(size)
 		s.bytes += int64(size)
 	}
 	c.used, c.seq = 0, s.cseq
@@ -302,7 +300,6 @@ func (s *Store) place(n int) *chunk {
 
 // dropSpare releases the spare chunk.
 func (s *Store) dropSpare() {
-	s.mapped -= int64(len(s.a.spare.mem))
 	s.bytes -= int64(len(s.a.spare.mem))
 	s.a.spare.release()
 	s.a.spare = nil
@@ -328,10 +325,9 @@ func (s *Store) evictChunk() {
 		s.slots, s.head, s.base = s.slots[:0], 0, s.seen
 	}
 	if s.a.spare == nil && len(c.mem) == s.chunkSize {
-		s.a.spare = c // still counted in mapped and bytes
+		s.a.spare = c // still counted in bytes
 		return
 	}
-	s.mapped -= int64(len(c.mem))
 	s.bytes -= int64(len(c.mem))
 	c.release()
 }
@@ -400,7 +396,7 @@ type Stats struct {
 func (s *Store) Stats() Stats {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return Stats{Exchanges: len(s.slots) - s.head, Bytes: s.bytes, MaxBytes: s.max, Seen: s.seen, Evicted: s.evicted, Mapped: s.mapped}
+	return Stats{Exchanges: len(s.slots) - s.head, Bytes: s.bytes, MaxBytes: s.max, Seen: s.seen, Evicted: s.evicted, Mapped: s.a.size()}
 }
 
 // get returns the exchange with this id and its row.
